@@ -83,7 +83,10 @@ export function fromBase64(text: string, name = 'base64'): Uint8Array {
   try {
     bin = atob(text);
   } catch (cause) {
-    throw new MedgateError(ProtocolErrorCode.BAD_ARGUMENT, `${name} is not valid base64`, { field: name, cause });
+    throw new MedgateError(ProtocolErrorCode.BAD_ARGUMENT, `${name} is not valid base64`, {
+      field: name,
+      cause,
+    });
   }
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
