@@ -153,6 +153,19 @@ export class Fields {
     return value;
   }
 
+  /**
+   * An array whose every item is read by `read`, given the item and its path (`obs[2]`).
+   * Returns a frozen array.
+   */
+  list<T>(key: string, rule: CountRule, read: (item: unknown, path: string) => T): readonly T[] {
+    const items = this.array(key, rule);
+    const field = this.at(key);
+    const out: T[] = [];
+    // An index loop, not map(): holes in a sparse array are read (and refused) as undefined.
+    for (let i = 0; i < items.length; i++) out.push(read(items[i], `${field}[${i}]`));
+    return Object.freeze(out);
+  }
+
   /** A nested closed map. */
   map(key: string, allowed: readonly string[]): Fields {
     return Fields.of(this.raw(key), this.at(key), allowed);
@@ -161,5 +174,59 @@ export class Fields {
   /** Runs `read` only when `key` is present. */
   optional<T>(key: string, read: (fields: this, key: string) => T): T | undefined {
     return this.has(key) ? read(this, key) : undefined;
+  }
+}
+
+/**
+ * Checks a signed token's `purpose` before anything else, so that a token made for another
+ * purpose (an enrolment token used to connect) is refused as MG_ERR_BAD_PURPOSE rather than
+ * by whichever of its other fields happens to be unknown here. Absent or mistyped purposes
+ * are left to the structure's own decoder (MISSING_FIELD / BAD_FIELD).
+ */
+export function checkPurpose(value: unknown, want: string): void {
+  if (!(value instanceof Map)) return;
+  const purpose: unknown = value.get('purpose');
+  if (typeof purpose === 'string' && purpose !== want) {
+    throw new MedgateError(ProtocolErrorCode.BAD_PURPOSE, `purpose: this token is for another purpose`, {
+      field: 'purpose',
+      got: purpose.length <= 32 ? purpose : `${purpose.slice(0, 32)}…`,
+      want,
+    });
+  }
+}
+
+/**
+ * For encoders: a Map of the fields `keys` of `value` that are not undefined. Anything that
+ * is not a plain record (null, arrays, Maps, bytes, primitives) is returned as it is, for
+ * the structure's decoder to refuse with a precise message. Other properties are ignored.
+ */
+export function mapOf(value: unknown, keys: readonly string[]): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value) || value instanceof Map || value instanceof Uint8Array) return value;
+  const record = value as Record<string, unknown>;
+  const map = new Map<string, unknown>();
+  for (const key of keys) {
+    const item = record[key];
+    if (item !== undefined) map.set(key, item);
+  }
+  return map;
+}
+
+/**
+ * Runs `check` (a structure's decoder) over `map`, turning its refusal into
+ * MG_ERR_BAD_ARGUMENT: for an encoder the bad value comes from the caller, not the wire.
+ * The field path and the original error (as `cause`) are kept.
+ */
+export function checkForEncoding(map: unknown, check: (value: unknown) => unknown): void {
+  try {
+    check(map);
+  } catch (err) {
+    if (!(err instanceof MedgateError)) throw err;
+    throw new MedgateError(ProtocolErrorCode.BAD_ARGUMENT, err.message, {
+      field: err.field,
+      got: err.got,
+      want: err.want,
+      cause: err,
+    });
   }
 }

@@ -1,0 +1,467 @@
+/**
+ * Hostile input for every API that takes untrusted input (CONVENTIONS "Untrusted input"; the
+ * sigstore-js pattern of one file for malformed input only). Each subject is fed junk of every
+ * type, every edit of its valid inputs, every truncation, byte flips and random input from
+ * fast-check. The only thing allowed to escape is a MedgateError with a known protocol code:
+ * never a crash, a TypeError, a RangeError or an uncoded Error.
+ *
+ * To cover a new API, add one entry to SUBJECTS.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { fromHex } from '../../firmware-ts/protocol/bytes.js';
+import { CborTag, decodeCbor, encodeCbor } from '../../firmware-ts/protocol/cbor.js';
+import { decodeAttestation, encodeAttestation } from '../../firmware-ts/protocol/decode/attestation.js';
+import { decodeConnectToken, encodeConnectToken } from '../../firmware-ts/protocol/decode/connect.js';
+import { decodeEnrolRequest, encodeEnrolRequest } from '../../firmware-ts/protocol/decode/enrol.js';
+import { READING_CBOR_LIMITS, TOKEN_CBOR_LIMITS } from '../../firmware-ts/protocol/decode/limits.js';
+import { decodeReading, encodeReading, type Reading } from '../../firmware-ts/protocol/decode/reading.js';
+import { MedgateError, ProtocolErrorCode } from '../../firmware-ts/protocol/errors.js';
+import { assertDeviceId, assertModelId, parsePrincipal } from '../../firmware-ts/protocol/ids.js';
+import { parseTopic } from '../../firmware-ts/protocol/topics.js';
+import { checkObservation, news2Alerts } from '../../firmware-ts/protocol/vitals.js';
+import coseVector from '../vectors/cose-eddsa-sig-01.json' with { type: 'json' };
+
+// ---------------------------------------------------------------------------------------------
+// Valid samples
+
+const reading: Reading = {
+  dev: 'ward3-bed12',
+  seq: 41,
+  t: 1_760_000_000_000,
+  obs: [
+    { code: '8867-4', v: 72, u: '/min' },
+    { code: '2708-6', v: 97, u: '%' },
+    { code: '8310-5', v: 36.6, u: 'Cel' },
+    { code: '8480-6', v: 121.5, u: 'mm[Hg]' },
+  ],
+  fw: 7,
+};
+const readingNoFw = { dev: 'w', seq: 0, t: 0, obs: [{ code: '2339-0', v: 5.25, u: 'mg/dL' }] };
+const nonce = new Uint8Array(16).fill(0xab);
+const connect = { dev: 'admin:alice', t: 1_760_000_000_000, nonce };
+const attestation = { dev: 'gluco-42', pub: new Uint8Array(32).fill(0x11), model: 'acme.gluco-2' };
+const enrol = { ...attestation, t: 1_760_000_000_000, nonce, att: new Uint8Array(120).fill(0xd2) };
+
+const readingBytes = [encodeReading(reading), encodeReading(readingNoFw)];
+const connectBytes = [encodeConnectToken(connect), encodeConnectToken({ ...connect, dev: 'pump-7' })];
+const enrolBytes = [encodeEnrolRequest(enrol)];
+const attestationBytes = [encodeAttestation(attestation)];
+const coseBytes = fromHex(coseVector.output.cbor);
+const cborSamples = [
+  encodeCbor([1, -1, 1.5, 0.1, 'text', new Uint8Array([1, 2]), null, true, false]),
+  encodeCbor(
+    new Map<unknown, unknown>([
+      [1, -8],
+      [4, new Uint8Array(16)],
+      ['k', [new Map(), []]],
+    ]),
+  ),
+  ...readingBytes,
+  ...enrolBytes,
+];
+
+const topics = [
+  'mg/v1/dev/bed-12/telemetry',
+  'mg/v1/dev/bed-12/events',
+  'mg/v1/dev/bed-12/update',
+  'mg/v1/dev/bed-12/update/status',
+  'mg/v1/dev/bed-12/fw/abc/chunk/7',
+  'mg/v1/verified/bed-12',
+  'mg/v1/security',
+];
+
+// ---------------------------------------------------------------------------------------------
+// The subjects. `takes` chooses the junk: bytes get truncations, flips and random bytes; strings
+// get prefixes and random strings; values get every field replaced by junk of every type.
+
+interface Subject {
+  readonly name: string;
+  readonly takes: 'bytes' | 'string' | 'value';
+  readonly run: (input: unknown) => unknown;
+  readonly valid: readonly unknown[];
+}
+
+const SUBJECTS: readonly Subject[] = [
+  { name: 'decodeCbor', takes: 'bytes', run: (b) => decodeCbor(b as Uint8Array), valid: cborSamples },
+  {
+    name: 'decodeCbor with tag 18',
+    takes: 'bytes',
+    run: (b) => decodeCbor(b as Uint8Array, { tags: [18] }),
+    valid: [coseBytes, ...cborSamples],
+  },
+  {
+    name: 'decodeCbor with tight limits',
+    takes: 'bytes',
+    run: (b) => decodeCbor(b as Uint8Array, { maxBytes: 64, maxDepth: 2, maxStringBytes: 8, maxItems: 4 }),
+    valid: [encodeCbor([1, 'abc', [2]])],
+  },
+  {
+    name: 'decodeReading(decodeCbor(bytes))',
+    takes: 'bytes',
+    run: (b) => decodeReading(decodeCbor(b as Uint8Array, READING_CBOR_LIMITS)),
+    valid: readingBytes,
+  },
+  {
+    name: 'decodeConnectToken(decodeCbor(bytes))',
+    takes: 'bytes',
+    run: (b) => decodeConnectToken(decodeCbor(b as Uint8Array, TOKEN_CBOR_LIMITS)),
+    valid: connectBytes,
+  },
+  {
+    name: 'decodeEnrolRequest(decodeCbor(bytes))',
+    takes: 'bytes',
+    run: (b) => decodeEnrolRequest(decodeCbor(b as Uint8Array, TOKEN_CBOR_LIMITS)),
+    valid: enrolBytes,
+  },
+  {
+    name: 'decodeAttestation(decodeCbor(bytes))',
+    takes: 'bytes',
+    run: (b) => decodeAttestation(decodeCbor(b as Uint8Array, TOKEN_CBOR_LIMITS)),
+    valid: attestationBytes,
+  },
+  {
+    name: 'decodeReading',
+    takes: 'value',
+    run: decodeReading,
+    valid: readingBytes.map((b) => decodeCbor(b)),
+  },
+  {
+    name: 'decodeConnectToken',
+    takes: 'value',
+    run: decodeConnectToken,
+    valid: connectBytes.map((b) => decodeCbor(b)),
+  },
+  {
+    name: 'decodeEnrolRequest',
+    takes: 'value',
+    run: decodeEnrolRequest,
+    valid: enrolBytes.map((b) => decodeCbor(b)),
+  },
+  {
+    name: 'decodeAttestation',
+    takes: 'value',
+    run: decodeAttestation,
+    valid: attestationBytes.map((b) => decodeCbor(b)),
+  },
+  {
+    name: 'encodeCbor',
+    takes: 'value',
+    run: encodeCbor,
+    valid: [reading, new CborTag(18, [1, new Map([[1, 2]])])],
+  },
+  {
+    name: 'encodeReading',
+    takes: 'value',
+    run: (v) => encodeReading(v as Reading),
+    valid: [reading, readingNoFw],
+  },
+  {
+    name: 'encodeConnectToken',
+    takes: 'value',
+    run: (v) => encodeConnectToken(v as typeof connect),
+    valid: [connect],
+  },
+  {
+    name: 'encodeEnrolRequest',
+    takes: 'value',
+    run: (v) => encodeEnrolRequest(v as typeof enrol),
+    valid: [enrol],
+  },
+  {
+    name: 'encodeAttestation',
+    takes: 'value',
+    run: (v) => encodeAttestation(v as typeof attestation),
+    valid: [attestation],
+  },
+  {
+    name: 'checkObservation',
+    takes: 'value',
+    run: (v) => checkObservation(v as Reading['obs'][number]),
+    valid: reading.obs,
+  },
+  {
+    name: 'news2Alerts(decodeReading(...).obs)',
+    takes: 'value',
+    run: (v) => news2Alerts(decodeReading(v).obs),
+    valid: readingBytes.map((b) => decodeCbor(b)),
+  },
+  { name: 'parseTopic', takes: 'string', run: parseTopic, valid: topics },
+  {
+    name: 'assertDeviceId',
+    takes: 'string',
+    run: (s) => assertDeviceId(s),
+    valid: ['bed-12', 'x'.repeat(64)],
+  },
+  { name: 'assertModelId', takes: 'string', run: (s) => assertModelId(s), valid: ['acme.gluco-2'] },
+  {
+    name: 'parsePrincipal',
+    takes: 'string',
+    run: (s) => parsePrincipal(s),
+    valid: ['pump-7', 'admin:alice', 'clinician:bob'],
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Junk
+
+const deepArray = (() => {
+  let v: unknown = 0;
+  for (let i = 0; i < 10_000; i++) v = [v];
+  return v;
+})();
+
+/** One value of every type. Proxies with throwing traps are left out: no decoder sees one from the wire. */
+const JUNK: readonly unknown[] = [
+  null,
+  undefined,
+  true,
+  false,
+  0,
+  -1,
+  1.5,
+  -0,
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  2 ** 53,
+  Number.MAX_VALUE,
+  10n,
+  '',
+  'x',
+  'é',
+  '\ud800',
+  '\u0000',
+  '__proto__',
+  'a'.repeat(100_000),
+  Symbol('junk'),
+  () => 1,
+  [],
+  [null],
+  Object.assign(new Array(3), { 1: 1 }),
+  deepArray,
+  {},
+  { dev: 'x' },
+  Object.create(null),
+  JSON.parse('{"__proto__": {"polluted": true}}'),
+  new Map(),
+  new Map([[1, 2]]),
+  new Map([[{}, 1]]),
+  new Map([['purpose', 'connect']]),
+  new Set([1]),
+  new Date(0),
+  new Uint8Array(0),
+  new Uint8Array(100).fill(0xff),
+  Buffer.from('a2616101616102', 'hex'),
+  new ArrayBuffer(8),
+  new Uint16Array(2),
+  new DataView(new ArrayBuffer(2)),
+  new CborTag(18, null),
+  new Error('junk'),
+  Promise.resolve(1),
+];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(ProtocolErrorCode));
+
+/** Runs `run(input)`; passes if it returns or throws a MedgateError with a known protocol code. */
+function survives(subject: Subject, input: unknown): void {
+  try {
+    subject.run(input);
+  } catch (err) {
+    if (!(err instanceof MedgateError)) {
+      throw new Error(`${subject.name} threw an uncoded ${String(err)}`, { cause: err });
+    }
+    if (!KNOWN_CODES.has(err.code)) throw new Error(`${subject.name} threw an unknown code ${err.code}`);
+  }
+}
+
+/** Like `survives`, but the input must be refused. */
+function refuses(subject: Subject, input: unknown): void {
+  let returned = true;
+  try {
+    subject.run(input);
+  } catch (err) {
+    returned = false;
+    if (!(err instanceof MedgateError) || !KNOWN_CODES.has(err.code)) {
+      throw new Error(`${subject.name} threw ${String(err)}`, { cause: err });
+    }
+  }
+  if (returned) throw new Error(`${subject.name} accepted a truncated input`);
+}
+
+// Every edit of a structure: each node replaced by each junk value, removed, or given an
+// extra key. Works through Maps, arrays and plain objects; copies only along the path.
+type Path = readonly (string | number | unknown)[];
+
+function paths(value: unknown, prefix: Path = []): Path[] {
+  const out: Path[] = [prefix];
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) out.push(...paths(value[i], [...prefix, i]));
+  } else if (value instanceof Map) for (const [k, v] of value) out.push(...paths(v, [...prefix, k]));
+  else if (value instanceof CborTag) out.push(...paths(value.value, [...prefix, 'value']));
+  else if (isRecord(value)) for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, k]));
+  return out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+const REMOVE = Symbol('remove');
+
+function editAt(value: unknown, path: Path, edit: (old: unknown) => unknown): unknown {
+  if (path.length === 0) return edit(value);
+  const [head, ...rest] = path;
+  if (Array.isArray(value)) {
+    const copy = [...value];
+    const next = editAt(copy[head as number], rest, edit);
+    if (next === REMOVE) copy.splice(head as number, 1);
+    else copy[head as number] = next;
+    return copy;
+  }
+  if (value instanceof Map) {
+    const copy = new Map(value);
+    const next = editAt(copy.get(head), rest, edit);
+    if (next === REMOVE) copy.delete(head);
+    else copy.set(head, next);
+    return copy;
+  }
+  if (value instanceof CborTag) return new CborTag(value.tag, editAt(value.value, rest, edit));
+  const copy = { ...(value as Record<string, unknown>) };
+  const next = editAt(copy[head as string], rest, edit);
+  if (next === REMOVE) delete copy[head as string];
+  else copy[head as string] = next;
+  return copy;
+}
+
+function* edits(valid: unknown): Generator<unknown> {
+  for (const path of paths(valid)) {
+    for (const junk of JUNK) yield editAt(valid, path, () => junk);
+    if (path.length > 0) yield editAt(valid, path, () => REMOVE);
+    yield editAt(valid, path, (old) => {
+      if (old instanceof Map) return new Map([...old, ['extra', 1]]);
+      if (isRecord(old)) return { ...old, extra: 1 };
+      if (Array.isArray(old)) return [...old, old[0]];
+      return old;
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe.each(SUBJECTS)('$name', (subject) => {
+  it('accepts its valid inputs (the table is sane)', () => {
+    for (const input of subject.valid) expect(() => subject.run(input)).not.toThrow();
+  });
+
+  it('survives junk of every type', () => {
+    for (const junk of JUNK) survives(subject, junk);
+  });
+
+  it('survives fast-check’s anything()', () => {
+    fc.assert(
+      fc.property(
+        fc.anything({ withMap: true, withSet: true, withTypedArray: true, withBigInt: true }),
+        (x) => {
+          survives(subject, x);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  if (subject.takes === 'value') {
+    it('survives every field of its valid inputs replaced, removed or extended', () => {
+      let count = 0;
+      for (const valid of subject.valid) {
+        for (const edited of edits(valid)) {
+          survives(subject, edited);
+          count++;
+        }
+      }
+      expect(count).toBeGreaterThan(JUNK.length);
+    });
+  }
+
+  if (subject.takes === 'bytes') {
+    it('refuses every truncation of its valid inputs', () => {
+      for (const valid of subject.valid as Uint8Array[]) {
+        for (let n = 0; n < valid.length; n++) refuses(subject, valid.subarray(0, n));
+      }
+    });
+
+    it('survives every single-byte change of its valid inputs', () => {
+      for (const valid of subject.valid as Uint8Array[]) {
+        for (let i = 0; i < valid.length; i++) {
+          for (const mask of [0x01, 0x20, 0x80, 0xff]) {
+            const copy = valid.slice();
+            copy[i] = (copy[i] as number) ^ mask;
+            survives(subject, copy);
+          }
+        }
+      }
+    });
+
+    it('survives random bytes (fast-check)', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => survives(subject, bytes)),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('survives random edits of its valid inputs (fast-check)', () => {
+      const valid = subject.valid as Uint8Array[];
+      const edit = fc.record({
+        which: fc.nat({ max: valid.length - 1 }),
+        at: fc.nat(),
+        cut: fc.nat(),
+        insert: fc.uint8Array({ maxLength: 12 }),
+      });
+      fc.assert(
+        fc.property(edit, ({ which, at, cut, insert }) => {
+          const base = valid[which] as Uint8Array;
+          const i = at % (base.length + 1);
+          const j = Math.min(base.length, i + (cut % 12));
+          survives(subject, new Uint8Array([...base.subarray(0, i), ...insert, ...base.subarray(j)]));
+        }),
+        { numRuns: 2000 },
+      );
+    });
+  }
+
+  if (subject.takes === 'string') {
+    it('survives every prefix of its valid inputs', () => {
+      for (const valid of subject.valid as string[]) {
+        for (let n = 0; n <= valid.length; n++) survives(subject, valid.slice(0, n));
+      }
+    });
+
+    it('survives random strings (fast-check)', () => {
+      fc.assert(
+        fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => survives(subject, s)),
+        { numRuns: 2000 },
+      );
+    });
+
+    it('survives random edits of its valid inputs (fast-check)', () => {
+      const valid = subject.valid as string[];
+      const edit = fc.record({
+        which: fc.nat({ max: valid.length - 1 }),
+        at: fc.nat(),
+        cut: fc.nat(),
+        insert: fc.string({
+          unit: fc.constantFrom('/', '+', '#', '$', '.', ':', 'a', '0', ' ', '\u0000'),
+          maxLength: 4,
+        }),
+      });
+      fc.assert(
+        fc.property(edit, ({ which, at, cut, insert }) => {
+          const base = valid[which] as string;
+          const i = at % (base.length + 1);
+          survives(subject, base.slice(0, i) + insert + base.slice(Math.min(base.length, i + (cut % 8))));
+        }),
+        { numRuns: 2000 },
+      );
+    });
+  }
+});
