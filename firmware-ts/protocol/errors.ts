@@ -34,6 +34,7 @@ export const ProtocolErrorCode = Object.freeze({
   MERKLE_BAD_SIZE: 'MG_ERR_MERKLE_BAD_SIZE',
   MERKLE_BAD_PROOF: 'MG_ERR_MERKLE_BAD_PROOF',
   MERKLE_ROOT_MISMATCH: 'MG_ERR_MERKLE_ROOT_MISMATCH',
+  MERKLE_BAD_HASH: 'MG_ERR_MERKLE_BAD_HASH',
 
   // Typed decoders of v1 structures (DESIGN §3).
   BAD_FIELD: 'MG_ERR_BAD_FIELD',
@@ -44,6 +45,20 @@ export const ProtocolErrorCode = Object.freeze({
   // Topics and identifiers.
   BAD_DEVICE_ID: 'MG_ERR_BAD_DEVICE_ID',
   BAD_TOPIC: 'MG_ERR_BAD_TOPIC',
+
+  // Blocks, receipts and consistency bundles (block.ts, receipt.ts, checkpoint.ts).
+  UNKNOWN_AUTHORITY: 'MG_ERR_UNKNOWN_AUTHORITY',
+  CHAIN_MISMATCH: 'MG_ERR_CHAIN_MISMATCH',
+  CHECKPOINT_MISMATCH: 'MG_ERR_CHECKPOINT_MISMATCH',
+  READING_MISMATCH: 'MG_ERR_READING_MISMATCH',
+
+  // Observations against the vital-sign catalogue (vitals.ts).
+  UNKNOWN_CODE: 'MG_ERR_UNKNOWN_CODE',
+  BAD_UNIT: 'MG_ERR_BAD_UNIT',
+  IMPLAUSIBLE_VALUE: 'MG_ERR_IMPLAUSIBLE_VALUE',
+
+  // Verified readings for clinicians (verified-reading.ts).
+  VERIFIED_MISMATCH: 'MG_ERR_VERIFIED_MISMATCH',
 });
 
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
