@@ -91,7 +91,10 @@ export class BlockProducer {
     return { time: Math.max(this.#options.now(), header.t), height: header.height + 1 };
   }
 
-  /** Starts the interval timer (unref'd: an idle ledger does not keep the process alive). */
+  /**
+   * Starts the interval timer. It holds the process open only while transactions wait for a
+   * block (their submitters are awaiting it); an idle ledger does not keep the process alive.
+   */
   start(): void {
     if (this.#options.intervalMs <= 0 || this.#stopped) return;
     const tick = () => {
@@ -107,6 +110,7 @@ export class BlockProducer {
 
   /** Called after a transaction was queued: cuts at once when a block's worth waits. */
   txAdded(): void {
+    this.#timer?.ref();
     if (this.#deps.pool.size >= this.#options.maxTxPerBlock)
       this.cut().catch((err: unknown) => this.#report(err));
   }
@@ -133,7 +137,7 @@ export class BlockProducer {
 
   #schedule(tick: () => void): void {
     this.#timer = setTimeout(tick, this.#options.intervalMs);
-    this.#timer.unref();
+    if (this.#deps.pool.size === 0) this.#timer.unref();
   }
 
   #report(err: unknown): void {
