@@ -40,6 +40,7 @@ import {
   trailingZeros,
   xor,
 } from '../../firmware-ts/protocol/merkle/node-id.js';
+import { propertyRuns } from '../support/runs.js';
 import {
   mth,
   path,
@@ -51,7 +52,7 @@ import {
 } from './merkle-reference.js';
 
 const C = ProtocolErrorCode;
-const RUNS = 60;
+const RUNS = propertyRuns(25);
 
 /** The code `fn` was refused with (it must be a MedgateError), or undefined when accepted. */
 function outcome(fn: () => unknown): string | undefined {
