@@ -4,74 +4,32 @@
  * (tag 18 around [protected bstr, {}, payload bstr, 64-byte signature]), with
  *   - medgate's own encodeCbor / decodeCbor (cborg plus the pre-walk / pre-scan),
  *   - cborg with our strict options but no pre-scan, and cborg with its defaults,
- *   - cbor-x with its defaults, and with the options that make it write standard CBOR.
- * Each figure is the median of several rounds, counted per second of this thread's CPU time
+ *   - cbor-x with its defaults, and with the options that make it write standard CBOR, when it
+ *     is installed. It is not a project dependency (its native helper has no build for every
+ *     platform in our registry, which breaks `npm ci`); to reproduce the comparison run
+ *     `npm i --no-save cbor-x` first.
+ * Each figure is the median of several rounds, counted per second of this process's CPU time
  * (robust when other processes share the machine) and per wall-clock second.
  *
  *   npx tsx test/bench/cbor.ts
  *
  * Env: MEDGATE_BENCH_ROUNDS (default 5), MEDGATE_BENCH_SECONDS per round (0.6).
  */
-import { pathToFileURL } from 'node:url';
-import {
-  decode as cborxDecode,
-  encode as cborxEncode,
-  Decoder,
-  Encoder,
-  isNativeAccelerationEnabled,
-  Tag,
-} from 'cbor-x';
 import { decode as cborgDecode, encode as cborgEncode, rfc8949EncodeOptions, Tagged } from 'cborg';
 import { CborTag, decodeCbor, encodeCbor } from '../../firmware-ts/protocol/cbor.js';
 import { READING_CBOR_LIMITS } from '../../firmware-ts/protocol/decode/limits.js';
 import { decodeReading, type Reading } from '../../firmware-ts/protocol/decode/reading.js';
-
-export interface BenchRow {
-  name: string;
-  value: number;
-  unit: string;
-  target?: number;
-  note?: string;
-}
-
-const env = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  return v === undefined ? fallback : Number(v);
-};
-
-interface Rate {
-  /** Operations per second of CPU time used by this thread. */
-  readonly cpu: number;
-  /** Operations per second of wall-clock time. */
-  readonly wall: number;
-}
-
-const median = (xs: number[]): number => Math.round(xs.sort((a, b) => a - b)[xs.length >> 1] as number);
-
-/** Side effects the optimiser cannot drop. */
-let sink = 0;
-
-function rate(op: () => unknown, rounds: number, seconds: number): Rate {
-  for (let i = 0; i < 2000; i++) op(); // warm-up
-  const cpu: number[] = [];
-  const wall: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const start = performance.now();
-    const cpuStart = process.cpuUsage();
-    const end = start + seconds * 1000;
-    let count = 0;
-    let now = start;
-    while (now < end) {
-      for (let k = 0; k < 64; k++) if (op() !== undefined) sink++;
-      count += 64;
-      now = performance.now();
-    }
-    const used = process.cpuUsage(cpuStart);
-    cpu.push(count / ((used.user + used.system) / 1e6));
-    wall.push(count / ((now - start) / 1000));
-  }
-  return { cpu: median(cpu), wall: median(wall) };
-}
+import {
+  type BenchOptions,
+  cpuRow,
+  isMain,
+  knob,
+  type Row,
+  rate,
+  standalone,
+  sunk,
+  wants,
+} from './harness.js';
 
 const reading: Reading = {
   dev: 'ward3-monitor-017',
@@ -109,15 +67,24 @@ const strictDecode = {
   useMaps: true,
 };
 
-// cbor-x writes extension tags by default (64 for Uint8Array, 259 for Maps) and 16-bit map
-// headers; these options make it write plain CBOR that our decoder accepts.
-const cborxStandard = new Encoder({
-  useRecords: false,
-  mapsAsObjects: true,
-  variableMapSize: true,
-  tagUint8Array: false,
-});
-const cborxMaps = new Decoder({ mapsAsObjects: false, useRecords: false });
+/** The parts of cbor-x used here; loaded only when the package is installed. */
+interface CborX {
+  decode(bytes: Uint8Array): unknown;
+  encode(value: unknown): Uint8Array;
+  Decoder: new (options: object) => { decode(bytes: Uint8Array): unknown };
+  Encoder: new (options: object) => { encode(value: unknown): Uint8Array };
+  Tag: new (value: unknown, tag: number) => unknown;
+  isNativeAccelerationEnabled: boolean;
+}
+
+async function loadCborX(): Promise<CborX | undefined> {
+  const name = 'cbor-x';
+  try {
+    return (await import(name)) as CborX;
+  } catch {
+    return undefined;
+  }
+}
 
 interface Case {
   readonly name: string;
@@ -127,13 +94,60 @@ interface Case {
   readonly note?: string;
 }
 
-function cases(): Case[] {
+function cborxCases(cborx: CborX, readingObj: object): { encode: Case[]; decode: Case[]; cose: Case[] } {
+  // cbor-x writes extension tags by default (64 for Uint8Array, 259 for Maps) and 16-bit map
+  // headers; these options make it write plain CBOR that our decoder accepts.
+  const standard = new cborx.Encoder({
+    useRecords: false,
+    mapsAsObjects: true,
+    variableMapSize: true,
+    tagUint8Array: false,
+  });
+  const maps = new cborx.Decoder({ mapsAsObjects: false, useRecords: false });
+  // cbor-x writes a JS Map as tag 259 whatever the options; a plain object gives a plain map.
+  const cose = new cborx.Tag([protectedHeader, {}, readingBytes, signature], 18);
+  return {
+    encode: [
+      {
+        name: 'reading encode: cbor-x defaults',
+        op: () => cborx.encode(readingObj),
+        size: () => cborx.encode(readingObj).length,
+        note: 'not deterministic; 16-bit map headers',
+      },
+      {
+        name: 'reading encode: cbor-x standard',
+        op: () => standard.encode(readingObj),
+        size: () => standard.encode(readingObj).length,
+        note: 'insertion-order keys, float64',
+      },
+    ],
+    decode: [
+      { name: 'reading decode: cbor-x defaults', op: () => cborx.decode(readingBytes), note: 'objects' },
+      { name: 'reading decode: cbor-x Maps', op: () => maps.decode(readingBytes), note: 'Maps' },
+    ],
+    cose: [
+      {
+        name: 'COSE encode: cbor-x defaults',
+        op: () => cborx.encode(cose),
+        size: () => cborx.encode(cose).length,
+        note: 'tags 64 and 259 added',
+      },
+      {
+        name: 'COSE encode: cbor-x standard',
+        op: () => standard.encode(cose),
+        size: () => standard.encode(cose).length,
+      },
+      { name: 'COSE decode: cbor-x defaults', op: () => cborx.decode(coseBytes) },
+    ],
+  };
+}
+
+function cases(cborx: CborX | undefined): Case[] {
   const readingObj = { ...reading, obs: reading.obs.map((o) => ({ ...o })) };
   const coseForCborg = coseValue((v) => new Tagged(18, v));
-  // cbor-x writes a JS Map as tag 259 whatever the options; a plain object gives a plain map.
+  const x = cborx === undefined ? { encode: [], decode: [], cose: [] } : cborxCases(cborx, readingObj);
   const cborgStrictTag18 = { ...strictDecode, tags: Tagged.preserve(18) };
   const cborgTag18 = { tags: Tagged.preserve(18) };
-  const coseForCborx = new Tag([protectedHeader, {}, readingBytes, signature], 18);
   return [
     // Reading, encode
     {
@@ -152,18 +166,7 @@ function cases(): Case[] {
       op: () => cborgEncode(readingObj),
       size: () => cborgEncode(readingObj).length,
     },
-    {
-      name: 'reading encode: cbor-x defaults',
-      op: () => cborxEncode(readingObj),
-      size: () => cborxEncode(readingObj).length,
-      note: 'not deterministic; 16-bit map headers',
-    },
-    {
-      name: 'reading encode: cbor-x standard',
-      op: () => cborxStandard.encode(readingObj),
-      size: () => cborxStandard.encode(readingObj).length,
-      note: 'insertion-order keys, float64',
-    },
+    ...x.encode,
     // Reading, decode
     {
       name: 'reading decode: medgate decodeCbor',
@@ -181,8 +184,7 @@ function cases(): Case[] {
       note: 'no pre-scan',
     },
     { name: 'reading decode: cborg defaults', op: () => cborgDecode(readingBytes), note: 'objects' },
-    { name: 'reading decode: cbor-x defaults', op: () => cborxDecode(readingBytes), note: 'objects' },
-    { name: 'reading decode: cbor-x Maps', op: () => cborxMaps.decode(readingBytes), note: 'Maps' },
+    ...x.decode,
     // COSE_Sign1-shaped, encode
     {
       name: 'COSE encode: medgate encodeCbor',
@@ -199,17 +201,6 @@ function cases(): Case[] {
       op: () => cborgEncode(coseForCborg),
       size: () => cborgEncode(coseForCborg).length,
     },
-    {
-      name: 'COSE encode: cbor-x defaults',
-      op: () => cborxEncode(coseForCborx),
-      size: () => cborxEncode(coseForCborx).length,
-      note: 'tags 64 and 259 added',
-    },
-    {
-      name: 'COSE encode: cbor-x standard',
-      op: () => cborxStandard.encode(coseForCborx),
-      size: () => cborxStandard.encode(coseForCborx).length,
-    },
     // COSE_Sign1-shaped, decode
     { name: 'COSE decode: medgate decodeCbor', op: () => decodeCbor(coseBytes, { tags: [18] }) },
     {
@@ -217,44 +208,32 @@ function cases(): Case[] {
       op: () => cborgDecode(coseBytes, cborgStrictTag18),
     },
     { name: 'COSE decode: cborg defaults', op: () => cborgDecode(coseBytes, cborgTag18) },
-    { name: 'COSE decode: cbor-x defaults', op: () => cborxDecode(coseBytes) },
+    ...x.cose,
   ];
 }
 
-export async function run(): Promise<BenchRow[]> {
-  const rounds = env('MEDGATE_BENCH_ROUNDS', 5);
-  const seconds = env('MEDGATE_BENCH_SECONDS', 0.6);
-  const rows: BenchRow[] = [];
-  for (const c of cases()) {
-    const r = rate(c.op, rounds, seconds);
-    const size = c.size === undefined ? '' : `${c.size()} B out; `;
+export async function run(options: BenchOptions = {}): Promise<Row[]> {
+  const timing = {
+    rounds: knob(options, 'MEDGATE_BENCH_ROUNDS', 5, 1),
+    seconds: knob(options, 'MEDGATE_BENCH_SECONDS', 0.6, 0.05),
+    batch: 64,
+    warmup: 2000,
+  };
+  const cborx = await loadCborX();
+  const rows: Row[] = [];
+  for (const c of cases(cborx).filter((c) => wants(options, c.name))) {
+    const size = c.size === undefined ? undefined : `${c.size()} B out`;
+    rows.push(cpuRow(c.name, rate(c.op, timing), size, c.note));
+  }
+  if (wants(options, 'input sizes')) {
     rows.push({
-      name: c.name,
-      value: r.cpu,
-      unit: 'ops/CPU-s',
-      note: `${size}${c.note === undefined ? '' : `${c.note}; `}wall ${r.wall.toLocaleString('en-US')}/s`,
+      bench: 'input sizes',
+      value: readingBytes.length,
+      unit: 'B (reading)',
+      note: `COSE-shaped ${coseBytes.length} B; ${cborx === undefined ? 'cbor-x not installed (npm i --no-save cbor-x to compare)' : `cbor-x native extract ${cborx.isNativeAccelerationEnabled ? 'on' : 'off'}`}; sink ${sunk() > 0}`,
     });
   }
-  rows.push({
-    name: 'input sizes',
-    value: readingBytes.length,
-    unit: 'B (reading)',
-    note: `COSE-shaped ${coseBytes.length} B; cbor-x native extract ${isNativeAccelerationEnabled ? 'on' : 'off'}; sink ${sink > 0}`,
-  });
   return rows;
 }
 
-function print(rows: BenchRow[]): void {
-  console.table(
-    rows.map((r) => ({
-      bench: r.name,
-      value: r.value.toLocaleString('en-US'),
-      unit: r.unit,
-      note: r.note ?? '',
-    })),
-  );
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  print(await run());
-}
+if (isMain(import.meta.url)) await standalone(run);

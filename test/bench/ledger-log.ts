@@ -13,24 +13,22 @@
  */
 import { hash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { openDataDir } from '../../gateway/ledger/data-dir.js';
 import { ReadingLog, type ReadingLogOptions } from '../../gateway/ledger/reading-log.js';
-
-export interface BenchRow {
-  name: string;
-  value: number;
-  unit: string;
-  target?: number;
-  note?: string;
-}
-
-const env = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  return v === undefined ? fallback : Number(v);
-};
+import {
+  type BenchOptions,
+  envNumber,
+  isMain,
+  knob,
+  loadNote,
+  type Measured,
+  measure,
+  median,
+  type Row,
+  standalone,
+} from './harness.js';
 
 // Reading-sized leaves (a reading's COSE_Sign1 is ~150-250 bytes, a third of it signature
 // and kid): 100 random bytes from a pool, then the seq, so that every leaf is unique.
@@ -67,21 +65,6 @@ async function runConcurrent(count: number, concurrency: number, fn: () => Promi
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-interface Measured {
-  perSecond: number;
-  /** CPU time of the whole process (every thread: JS, libuv pool, LevelDB compaction) per op. */
-  cpuUs: number;
-}
-
-async function measure(ops: number, fn: () => Promise<void>): Promise<Measured> {
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  await fn();
-  const secs = (performance.now() - start) / 1000;
-  const used = process.cpuUsage(cpu);
-  return { perSecond: Math.round(ops / secs), cpuUs: (used.user + used.system) / ops };
-}
-
 async function withLog<T>(options: ReadingLogOptions, fn: (log: ReadingLog) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'medgate-bench-log-'));
   try {
@@ -98,8 +81,8 @@ async function withLog<T>(options: ReadingLogOptions, fn: (log: ReadingLog) => P
   }
 }
 
-const load = () => `load ${loadavg()[0]?.toFixed(1)}`;
-const cpuNote = (m: Measured, unit: string) => `${m.cpuUs.toFixed(1)} us CPU/${unit}`;
+/** CPU time of the whole process (every thread: JS, libuv pool, LevelDB compaction) per op. */
+const cpuNote = (m: Measured, unit: string) => `${(m.cpuPerOp * 1e6).toFixed(1)} us CPU/${unit}`;
 
 /** Machine speed reference (shared VMs vary): node:crypto SHA-256 of a 65-byte node, ns each. */
 function referenceHashNs(): number {
@@ -111,20 +94,20 @@ function referenceHashNs(): number {
   return Math.round(((performance.now() - start) * 1e6) / n);
 }
 
-export async function run(): Promise<BenchRow[]> {
-  const appends = env('MEDGATE_BENCH_APPENDS', 200_000);
-  const rounds = env('MEDGATE_BENCH_ROUNDS', 3);
-  const concurrency = env('MEDGATE_BENCH_CONCURRENCY', 1000);
-  const proofLeaves = env('MEDGATE_BENCH_PROOF_LEAVES', 1_000_000);
-  const proofs = env('MEDGATE_BENCH_PROOFS', 100_000);
-  const options: ReadingLogOptions =
-    process.env.MEDGATE_BENCH_MAX_BATCH === undefined ? {} : { maxBatch: env('MEDGATE_BENCH_MAX_BATCH', 0) };
-  const rows: BenchRow[] = [
+export async function run(options: BenchOptions = {}): Promise<Row[]> {
+  const appends = knob(options, 'MEDGATE_BENCH_APPENDS', 200_000, 2000);
+  const rounds = knob(options, 'MEDGATE_BENCH_ROUNDS', 3, 1);
+  const concurrency = knob(options, 'MEDGATE_BENCH_CONCURRENCY', 1000, 100);
+  const proofLeaves = knob(options, 'MEDGATE_BENCH_PROOF_LEAVES', 1_000_000, 5000);
+  const proofs = knob(options, 'MEDGATE_BENCH_PROOFS', 100_000, 1000);
+  const maxBatch = envNumber('MEDGATE_BENCH_MAX_BATCH');
+  const logOptions: ReadingLogOptions = maxBatch === undefined ? {} : { maxBatch };
+  const rows: Row[] = [
     {
-      name: 'reference: node:crypto SHA-256 of 65 bytes',
+      bench: 'reference: node:crypto SHA-256 of 65 bytes',
       value: referenceHashNs(),
       unit: 'ns/hash',
-      note: `compare runs by this; ${load()}`,
+      note: `compare runs by this; ${loadNote()}`,
     },
   ];
 
@@ -132,7 +115,7 @@ export async function run(): Promise<BenchRow[]> {
   const results: (Measured & { batches: number; items: number })[] = [];
   for (let r = 0; r < rounds; r++) {
     results.push(
-      await withLog(options, async (log) => {
+      await withLog(logOptions, async (log) => {
         const m = await measure(appends, () => appendMany(log, 0, appends, concurrency));
         return { ...m, ...log.stats };
       }),
@@ -140,22 +123,21 @@ export async function run(): Promise<BenchRow[]> {
   }
   results.sort((a, b) => b.perSecond - a.perSecond);
   const best = results[0] as (typeof results)[number];
-  const median = results[Math.floor(results.length / 2)] as (typeof results)[number];
   rows.push({
-    name: `append, durable group commit (C=${concurrency}, ${appends} leaves, best of ${rounds})`,
+    bench: `append, durable group commit (C=${concurrency}, ${appends} leaves, best of ${rounds})`,
     value: best.perSecond,
     unit: 'leaves/s',
     target: 100_000,
-    note: `median ${median.perSecond.toLocaleString('en-US')}; ${cpuNote(best, 'leaf')}; mean batch ${Math.round(best.items / best.batches)}; ${load()}`,
+    note: `median ${median(results.map((x) => x.perSecond)).toLocaleString('en-US')}; ${cpuNote(best, 'leaf')}; mean batch ${Math.round(best.items / best.batches)}; ${loadNote()}`,
   });
 
-  await withLog(options, async (log) => {
+  await withLog(logOptions, async (log) => {
     const fill = await measure(proofLeaves, () => appendMany(log, 0, proofLeaves, concurrency));
     rows.push({
-      name: `append, filling a log to ${proofLeaves} leaves`,
+      bench: `append, filling a log to ${proofLeaves} leaves`,
       value: fill.perSecond,
       unit: 'leaves/s',
-      note: `${cpuNote(fill, 'leaf')}; ${load()}`,
+      note: `${cpuNote(fill, 'leaf')}; ${loadNote()}`,
     });
 
     const size = log.size;
@@ -164,11 +146,11 @@ export async function run(): Promise<BenchRow[]> {
       runConcurrent(proofs, 64, () => log.inclusionProof(rand(size), size)),
     );
     rows.push({
-      name: `inclusion proof, random index of ${size}`,
+      bench: `inclusion proof, random index of ${size}`,
       value: inc.perSecond,
       unit: 'proofs/s',
       target: 20_000,
-      note: `${cpuNote(inc, 'proof')}; ${load()}`,
+      note: `${cpuNote(inc, 'proof')}; ${loadNote()}`,
     });
     const old = await measure(proofs, () =>
       runConcurrent(proofs, 64, () => {
@@ -177,10 +159,10 @@ export async function run(): Promise<BenchRow[]> {
       }),
     );
     rows.push({
-      name: 'inclusion proof, random index and size',
+      bench: 'inclusion proof, random index and size',
       value: old.perSecond,
       unit: 'proofs/s',
-      note: `${cpuNote(old, 'proof')}; ${load()}`,
+      note: `${cpuNote(old, 'proof')}; ${loadNote()}`,
     });
     const con = await measure(proofs, () =>
       runConcurrent(proofs, 64, () => {
@@ -189,26 +171,13 @@ export async function run(): Promise<BenchRow[]> {
       }),
     );
     rows.push({
-      name: 'consistency proof, random sizes',
+      bench: 'consistency proof, random sizes',
       value: con.perSecond,
       unit: 'proofs/s',
-      note: `${cpuNote(con, 'proof')}; ${load()}`,
+      note: `${cpuNote(con, 'proof')}; ${loadNote()}`,
     });
   });
   return rows;
 }
 
-function print(rows: BenchRow[]): void {
-  const table = rows.map((r) => ({
-    bench: r.name,
-    value: r.value.toLocaleString('en-US'),
-    unit: r.unit,
-    target: r.target === undefined ? '' : `>= ${r.target.toLocaleString('en-US')}`,
-    note: r.note ?? '',
-  }));
-  console.table(table);
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  print(await run());
-}
+if (isMain(import.meta.url)) await standalone(run);

@@ -9,37 +9,24 @@
  *
  * Env: MEDGATE_BENCH_STATE_TXS (default 100000).
  */
-import { pathToFileURL } from 'node:url';
 import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
 import { genesisState } from '../../gateway/ledger/genesis.js';
 import { createStateMachine } from '../../gateway/ledger/state/apply.js';
 import { decodeState, encodeState, stateRoot } from '../../gateway/ledger/state/encode.js';
 import { T0 } from '../ledger/state-harness.js';
 import { Workload } from '../ledger/state-workload.js';
+import { type BenchOptions, isMain, knob, type Row, round, standalone } from './harness.js';
 
-export interface BenchRow {
-  name: string;
-  value: number;
-  unit: string;
-  target?: number;
-  note?: string;
-}
-
-const env = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  return v === undefined ? fallback : Number(v);
-};
-
-export async function run(): Promise<BenchRow[]> {
-  const n = env('MEDGATE_BENCH_STATE_TXS', 100_000);
-  const rows: BenchRow[] = [];
+export async function run(options: BenchOptions = {}): Promise<Row[]> {
+  const n = knob(options, 'MEDGATE_BENCH_STATE_TXS', 100_000, 1000);
+  const rows: Row[] = [];
 
   let start = performance.now();
   const workload = new Workload(nodeBackend, 42);
   const entries = workload.generate(n);
   const genSeconds = (performance.now() - start) / 1000;
   rows.push({
-    name: 'generate + sign entries',
+    bench: 'generate + sign entries',
     value: round(genSeconds, 2),
     unit: 's',
     note: `${n} entries`,
@@ -59,22 +46,22 @@ export async function run(): Promise<BenchRow[]> {
   }
   const seconds = (performance.now() - start) / 1000;
   rows.push({
-    name: 'rebuild state from genesis',
+    bench: 'rebuild state from genesis',
     value: round(seconds, 2),
     unit: 's',
     note: `${n} entries, node:crypto`,
   });
-  rows.push({ name: 'rebuild throughput', value: Math.round(n / seconds), unit: 'entries/s' });
+  rows.push({ bench: 'rebuild throughput', value: Math.round(n / seconds), unit: 'entries/s' });
   for (const [type, { count, ms }] of [...perType].sort((a, b) => b[1].ms - a[1].ms)) {
     rows.push({
-      name: `  ${type}`,
+      bench: `  ${type}`,
       value: Math.round((ms / count) * 1000),
       unit: 'us/entry',
       note: `${count} entries, ${round(ms / 1000, 2)} s in all`,
     });
   }
   rows.push({
-    name: 'final state',
+    bench: 'final state',
     value: state.devices.size,
     unit: 'devices',
     note: `${state.rollouts.size} rollouts, ${state.proposals.size} proposals, ${state.grants.size} clinicians with grants`,
@@ -83,35 +70,18 @@ export async function run(): Promise<BenchRow[]> {
   start = performance.now();
   const bytes = encodeState(state);
   rows.push({
-    name: 'encodeState (snapshot)',
+    bench: 'encodeState (snapshot)',
     value: round(performance.now() - start, 1),
     unit: 'ms',
     note: `${bytes.length} bytes`,
   });
   start = performance.now();
   stateRoot(state);
-  rows.push({ name: 'stateRoot', value: round(performance.now() - start, 1), unit: 'ms' });
+  rows.push({ bench: 'stateRoot', value: round(performance.now() - start, 1), unit: 'ms' });
   start = performance.now();
   decodeState(bytes);
-  rows.push({ name: 'decodeState (restore)', value: round(performance.now() - start, 1), unit: 'ms' });
+  rows.push({ bench: 'decodeState (restore)', value: round(performance.now() - start, 1), unit: 'ms' });
   return rows;
 }
 
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-function print(rows: readonly BenchRow[]): void {
-  const w = Math.max(...rows.map((r) => r.name.length));
-  console.log(`${'measure'.padEnd(w)}  ${'value'.padStart(10)}  unit        note`);
-  for (const r of rows) {
-    console.log(
-      `${r.name.padEnd(w)}  ${String(r.value).padStart(10)}  ${r.unit.padEnd(10)}  ${r.note ?? ''}`,
-    );
-  }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  print(await run());
-}
+if (isMain(import.meta.url)) await standalone(run);

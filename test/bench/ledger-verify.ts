@@ -12,7 +12,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
 import { writeGenesis } from '../../gateway/ledger/init.js';
 import { Ledger } from '../../gateway/ledger/ledger.js';
@@ -21,19 +20,7 @@ import type { TxPosition } from '../../gateway/ledger/tx-pool.js';
 import { verifyLedgerDir } from '../../gateway/ledger/verify.js';
 import { keyFor, T0 } from '../ledger/state-harness.js';
 import { Workload, type WorkloadEntry } from '../ledger/state-workload.js';
-
-export interface BenchRow {
-  name: string;
-  value: number;
-  unit: string;
-  target?: number;
-  note?: string;
-}
-
-const env = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  return v === undefined ? fallback : Number(v);
-};
+import { type BenchOptions, isMain, knob, type Row, round, standalone } from './harness.js';
 
 /** A reading-sized leaf (a reading's COSE_Sign1 is ~150-250 bytes); unique per seq. */
 function leafData(seq: number): Uint8Array {
@@ -53,17 +40,17 @@ function byBlock(entries: readonly WorkloadEntry[]): WorkloadEntry[][] {
   return blocks;
 }
 
-export async function run(): Promise<BenchRow[]> {
-  const leaves = env('MEDGATE_BENCH_VERIFY_LEAVES', 200_000);
-  const txCount = env('MEDGATE_BENCH_VERIFY_TXS', 20_000);
-  const rows: BenchRow[] = [];
+export async function run(options: BenchOptions = {}): Promise<Row[]> {
+  const leaves = knob(options, 'MEDGATE_BENCH_VERIFY_LEAVES', 200_000, 5000);
+  const txCount = knob(options, 'MEDGATE_BENCH_VERIFY_TXS', 20_000, 500);
+  const rows: Row[] = [];
   const dir = await mkdtemp(join(tmpdir(), 'medgate-bench-verify-'));
   try {
     let start = performance.now();
     const workload = new Workload(nodeBackend, 7);
     const blocks = byBlock(workload.generate(txCount));
     rows.push({
-      name: 'generate + sign transactions',
+      bench: 'generate + sign transactions',
       value: round((performance.now() - start) / 1000, 2),
       unit: 's',
       note: `${txCount} entries in ${blocks.length} blocks`,
@@ -96,7 +83,7 @@ export async function run(): Promise<BenchRow[]> {
     const tip = ledger.tip.header;
     await ledger.close();
     rows.push({
-      name: 'build ledger (submit, append, cut)',
+      bench: 'build ledger (submit, append, cut)',
       value: round((performance.now() - start) / 1000, 2),
       unit: 's',
       note: `${tip.height + 1} blocks, ${tip.log.size} leaves`,
@@ -106,25 +93,25 @@ export async function run(): Promise<BenchRow[]> {
     if (!report.ok) throw new Error(`verify failed: ${JSON.stringify(report.failure)}`);
     const { ms } = report;
     rows.push({
-      name: 'verify: total',
+      bench: 'verify: total',
       value: round(ms.total / 1000, 2),
       unit: 's',
       note: `${report.blocks} blocks, ${report.txs} txs, ${report.leaves} leaves, ${report.readings} readings, ${report.nodes} nodes`,
     });
     rows.push({
-      name: 'verify: transactions (apply)',
+      bench: 'verify: transactions (apply)',
       value: Math.round(report.txs / (ms.txs / 1000)),
       unit: 'txs/s',
       note: `${round(ms.txs / 1000, 2)} s, node:crypto`,
     });
     rows.push({
-      name: 'verify: leaves (hash, nodes, readings)',
+      bench: 'verify: leaves (hash, nodes, readings)',
       value: Math.round(report.leaves / (ms.leaves / 1000)),
       unit: 'leaves/s',
       note: `${round(ms.leaves / 1000, 2)} s`,
     });
     rows.push({
-      name: 'verify: overall',
+      bench: 'verify: overall',
       value: Math.round(report.leaves / (ms.total / 1000)),
       unit: 'leaves/s',
       note: `${Math.round(report.txs / (ms.total / 1000))} txs/s over the same run`,
@@ -135,21 +122,4 @@ export async function run(): Promise<BenchRow[]> {
   return rows;
 }
 
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
-
-function print(rows: readonly BenchRow[]): void {
-  const w = Math.max(...rows.map((r) => r.name.length));
-  console.log(`${'measure'.padEnd(w)}  ${'value'.padStart(10)}  unit        note`);
-  for (const r of rows) {
-    console.log(
-      `${r.name.padEnd(w)}  ${String(r.value).padStart(10)}  ${r.unit.padEnd(10)}  ${r.note ?? ''}`,
-    );
-  }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  print(await run());
-}
+if (isMain(import.meta.url)) await standalone(run);

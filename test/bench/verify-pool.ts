@@ -12,27 +12,24 @@
  * Env: MEDGATE_BENCH_ROUNDS (default 3), MEDGATE_BENCH_SECONDS per round (2),
  * MEDGATE_BENCH_THREADS (default 2: the pool's threads).
  */
-import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { nobleBackend } from '../../firmware-ts/protocol/ed25519/noble.js';
 import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
 import type { Ed25519Backend } from '../../firmware-ts/protocol/ed25519/types.js';
 import type { VerifyJob } from '../../gateway/verify/batch.js';
 import { VerifyPool } from '../../gateway/verify/pool.js';
-
-export interface BenchRow {
-  name: string;
-  value: number;
-  unit: string;
-  target?: number;
-  note?: string;
-}
-
-const env = (name: string, fallback: number): number => {
-  const v = process.env[name];
-  return v === undefined ? fallback : Number(v);
-};
+import {
+  type BenchOptions,
+  isMain,
+  knob,
+  loadNote,
+  median,
+  type Rate,
+  type Row,
+  rate,
+  standalone,
+  wallRow,
+} from './harness.js';
 
 const KEYS = 256;
 const JOBS = 1024;
@@ -50,31 +47,15 @@ function fixtures(): VerifyJob[] {
   });
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1] as number;
-}
-
-/** Single-thread verify/s of `backend`: the median of `rounds` rounds of `seconds`. */
-function threadRate(backend: Ed25519Backend, jobs: VerifyJob[], rounds: number, seconds: number): number {
-  const rates: number[] = [];
-  let i = 0;
-  for (let r = 0; r < rounds; r++) {
-    const start = performance.now();
-    const end = start + seconds * 1000;
-    let count = 0;
-    let now = start;
-    while (now < end) {
-      for (let k = 0; k < 8; k++) {
-        const job = jobs[i++ % jobs.length]!;
-        if (!backend.verify(job.signature, job.message, job.publicKey)) throw new Error('verify failed');
-      }
-      count += 8;
-      now = performance.now();
-    }
-    rates.push(count / ((now - start) / 1000));
-  }
-  return Math.round(median(rates));
+/** Single-thread verify/s of `backend` over `rounds` rounds of `seconds`. */
+function threadRate(backend: Ed25519Backend, jobs: VerifyJob[], rounds: number, seconds: number): Rate {
+  return rate(
+    (i) => {
+      const job = jobs[i % jobs.length]!;
+      if (!backend.verify(job.signature, job.message, job.publicKey)) throw new Error('verify failed');
+    },
+    { rounds, seconds },
+  );
 }
 
 /** Pool verify/s with `window` jobs always outstanding, and the main thread's event-loop utilisation. */
@@ -101,12 +82,12 @@ async function poolRound(
   return { rate: done / elapsed, elu: performance.eventLoopUtilization(elu).utilization };
 }
 
-export async function run(): Promise<BenchRow[]> {
-  const rounds = env('MEDGATE_BENCH_ROUNDS', 3);
-  const seconds = env('MEDGATE_BENCH_SECONDS', 2);
-  const threads = env('MEDGATE_BENCH_THREADS', 2);
+export async function run(options: BenchOptions = {}): Promise<Row[]> {
+  const rounds = knob(options, 'MEDGATE_BENCH_ROUNDS', 3, 1);
+  const seconds = knob(options, 'MEDGATE_BENCH_SECONDS', 2, 0.1);
+  const threads = knob(options, 'MEDGATE_BENCH_THREADS', 2);
   const jobs = fixtures();
-  const load = loadavg()[0]!.toFixed(1);
+  const load = loadNote();
 
   const noble = threadRate(nobleBackend, jobs, rounds, Math.min(seconds, 1));
   const pools = new Map<number, VerifyPool>();
@@ -114,27 +95,22 @@ export async function run(): Promise<BenchRow[]> {
     for (const maxBatch of BATCH_SIZES) {
       const pool = await VerifyPool.create({ threads, maxBatch, maxDelayMs: 1 });
       pools.set(maxBatch, pool);
-      await poolRound(pool, jobs, windowFor(threads, maxBatch), 0.5); // warm: JIT, KeyObject caches
+      await poolRound(pool, jobs, windowFor(threads, maxBatch), Math.min(seconds, 0.5)); // warm: JIT, KeyObject caches
     }
     // Rounds interleave the contenders, so that a change in machine load hits them alike.
     const node: number[] = [];
     const runs = new Map<number, Array<{ rate: number; elu: number }>>(BATCH_SIZES.map((b) => [b, []]));
     const before = new Map([...pools].map(([b, p]) => [b, p.stats()]));
     for (let r = 0; r < rounds; r++) {
-      node.push(threadRate(nodeBackend, jobs, 1, seconds));
+      node.push(threadRate(nodeBackend, jobs, 1, seconds).median);
       for (const [maxBatch, pool] of pools) {
         runs.get(maxBatch)!.push(await poolRound(pool, jobs, windowFor(threads, maxBatch), seconds));
       }
     }
     const nodeRate = Math.round(median(node));
-    const rows: BenchRow[] = [
-      {
-        name: 'verify, one thread (node:crypto)',
-        value: nodeRate,
-        unit: 'verify/s',
-        note: `load avg ${load}`,
-      },
-      { name: 'verify, one thread (noble)', value: noble, unit: 'verify/s', note: `load avg ${load}` },
+    const rows: Row[] = [
+      { bench: 'verify, one thread (node:crypto)', value: nodeRate, unit: 'verify/s', note: load },
+      wallRow('verify, one thread (noble)', noble, 'verify/s', load),
     ];
     for (const [maxBatch, pool] of pools) {
       const results = runs.get(maxBatch)!;
@@ -144,7 +120,7 @@ export async function run(): Promise<BenchRow[]> {
       const start = before.get(maxBatch)!;
       const meanBatch = (after.submitted - start.submitted) / Math.max(1, after.batches - start.batches);
       rows.push({
-        name: `verify pool, ${threads} workers, maxBatch ${maxBatch}`,
+        bench: `verify pool, ${threads} workers, maxBatch ${maxBatch}`,
         value: rate,
         unit: 'verify/s',
         note: `${(rate / nodeRate).toFixed(2)}x one thread; mean batch ${meanBatch.toFixed(1)}; main-thread ELU ${Math.round(elu * 100)}%`,
@@ -161,17 +137,4 @@ function windowFor(threads: number, maxBatch: number): number {
   return Math.max(64, 2 * threads * 2 * maxBatch);
 }
 
-function print(rows: BenchRow[]): void {
-  console.table(
-    rows.map((r) => ({
-      bench: r.name,
-      value: r.value.toLocaleString('en-US'),
-      unit: r.unit,
-      note: r.note ?? '',
-    })),
-  );
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  print(await run());
-}
+if (isMain(import.meta.url)) await standalone(run);
