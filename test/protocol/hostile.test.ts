@@ -9,16 +9,38 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeBlock, GENESIS_PREV, signBlock } from '../../firmware-ts/protocol/block.js';
 import { fromHex } from '../../firmware-ts/protocol/bytes.js';
 import { CborTag, decodeCbor, encodeCbor } from '../../firmware-ts/protocol/cbor.js';
+import { decodeConsistencyBundle, encodeConsistencyBundle } from '../../firmware-ts/protocol/checkpoint.js';
+import {
+  chainAad,
+  decodeCoseSign1,
+  decodeCoseSign1Generic,
+  signCoseSign1,
+  signerFromSecretKey,
+} from '../../firmware-ts/protocol/cose.js';
 import { decodeAttestation, encodeAttestation } from '../../firmware-ts/protocol/decode/attestation.js';
 import { decodeConnectToken, encodeConnectToken } from '../../firmware-ts/protocol/decode/connect.js';
 import { decodeEnrolRequest, encodeEnrolRequest } from '../../firmware-ts/protocol/decode/enrol.js';
 import { READING_CBOR_LIMITS, TOKEN_CBOR_LIMITS } from '../../firmware-ts/protocol/decode/limits.js';
 import { decodeReading, encodeReading, type Reading } from '../../firmware-ts/protocol/decode/reading.js';
+import { nobleBackend } from '../../firmware-ts/protocol/ed25519/noble.js';
 import { MedgateError, ProtocolErrorCode } from '../../firmware-ts/protocol/errors.js';
 import { assertDeviceId, assertModelId, parsePrincipal } from '../../firmware-ts/protocol/ids.js';
+import { kidOf } from '../../firmware-ts/protocol/kid.js';
+import { leafHash, MemoryTree } from '../../firmware-ts/protocol/merkle/index.js';
+import {
+  decodePrivateKeyPem,
+  decodePublicKeyPem,
+  encodePrivateKeyPem,
+  encodePublicKeyPem,
+} from '../../firmware-ts/protocol/pem.js';
+import { decodeReceipt, encodeReceipt } from '../../firmware-ts/protocol/receipt.js';
 import { parseTopic } from '../../firmware-ts/protocol/topics.js';
+import { decodeLedgerEntry } from '../../firmware-ts/protocol/tx/entry.js';
+import { decodeTx, signTx } from '../../firmware-ts/protocol/tx/sign.js';
+import { decodeVerifiedReading, encodeVerifiedReading } from '../../firmware-ts/protocol/verified-reading.js';
 import { checkObservation, news2Alerts } from '../../firmware-ts/protocol/vitals.js';
 import coseVector from '../vectors/cose-eddsa-sig-01.json' with { type: 'json' };
 
@@ -70,6 +92,68 @@ const topics = [
   'mg/v1/verified/bed-12',
   'mg/v1/security',
 ];
+
+// Signed structures: a fixed key, a two-block chain, a receipt and a consistency bundle.
+const CHAIN = 'hostile-test';
+const secret = new Uint8Array(32).fill(0x42);
+const pub = nobleBackend.publicKey(secret);
+const signer = signerFromSecretKey(secret, nobleBackend);
+const signedReading = signCoseSign1(readingBytes[0] as Uint8Array, signer, chainAad(CHAIN));
+const tree = new MemoryTree();
+for (let i = 0; i < 5; i++) tree.append(leafHash(i === 2 ? signedReading : new Uint8Array([i])));
+const header = (height: number, size: number) => ({
+  v: 1 as const,
+  chain: CHAIN,
+  height,
+  prev: GENESIS_PREV,
+  t: 1_760_000_000_000 + height,
+  txRoot: leafHash(new Uint8Array()),
+  txCount: 0,
+  log: { size, root: tree.root(size) },
+});
+const block3 = signBlock(header(1, 3), signer).bytes;
+const block5 = signBlock(header(2, 5), signer).bytes;
+const receiptJson = encodeReceipt({
+  chain: CHAIN,
+  leafIndex: 2,
+  leafHash: leafHash(signedReading),
+  treeSize: 3,
+  proof: tree.inclusionProof(2, 3),
+  block: block3,
+  reading: signedReading,
+});
+const bundleJson = encodeConsistencyBundle({
+  chain: CHAIN,
+  size1: 3,
+  size2: 5,
+  proof: tree.consistencyProof(3, 5),
+  block1: block3,
+  block2: block5,
+});
+const txBytes = signTx(
+  {
+    type: 'access.grant',
+    chain: CHAIN,
+    actor: 'admin:alice',
+    nonce: 7,
+    t: 1_760_000_000_000,
+    body: { clinician: 'dr-lee', devs: ['ward3-bed12'] },
+  },
+  signer,
+);
+const verifiedJson = encodeVerifiedReading({
+  chain: CHAIN,
+  dev: reading.dev,
+  seq: reading.seq,
+  t: reading.t,
+  received: reading.t + 5,
+  fw: 7,
+  obs: [{ code: '8867-4', display: 'Heart rate', v: 72, u: '/min' }],
+  leafIndex: 2,
+  leafHash: leafHash(signedReading),
+  kid: kidOf(pub),
+  cose: signedReading,
+});
 
 // ---------------------------------------------------------------------------------------------
 // The subjects. `takes` chooses the junk: bytes get truncations, flips and random bytes; strings
@@ -200,6 +284,41 @@ const SUBJECTS: readonly Subject[] = [
     run: (s) => parsePrincipal(s),
     valid: ['pump-7', 'admin:alice', 'clinician:bob'],
   },
+  {
+    name: 'decodeCoseSign1',
+    takes: 'bytes',
+    run: (b) => decodeCoseSign1(b as Uint8Array),
+    valid: [signedReading],
+  },
+  {
+    name: 'decodeCoseSign1Generic',
+    takes: 'bytes',
+    run: (b) => decodeCoseSign1Generic(b as Uint8Array),
+    valid: [coseBytes, signedReading],
+  },
+  {
+    name: 'decodePrivateKeyPem',
+    takes: 'string',
+    run: (s) => decodePrivateKeyPem(s as string),
+    valid: [encodePrivateKeyPem(secret)],
+  },
+  {
+    name: 'decodePublicKeyPem',
+    takes: 'string',
+    run: (s) => decodePublicKeyPem(s as string),
+    valid: [encodePublicKeyPem(pub)],
+  },
+  { name: 'decodeBlock', takes: 'bytes', run: (b) => decodeBlock(b as Uint8Array), valid: [block3, block5] },
+  { name: 'decodeTx', takes: 'bytes', run: (b) => decodeTx(b as Uint8Array), valid: [txBytes] },
+  {
+    name: 'decodeLedgerEntry',
+    takes: 'bytes',
+    run: (b) => decodeLedgerEntry(b as Uint8Array),
+    valid: [txBytes],
+  },
+  { name: 'decodeReceipt', takes: 'value', run: decodeReceipt, valid: [receiptJson] },
+  { name: 'decodeConsistencyBundle', takes: 'value', run: decodeConsistencyBundle, valid: [bundleJson] },
+  { name: 'decodeVerifiedReading', takes: 'value', run: decodeVerifiedReading, valid: [verifiedJson] },
 ];
 
 // ---------------------------------------------------------------------------------------------
