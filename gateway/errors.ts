@@ -90,6 +90,20 @@ export const GatewayErrorCode = Object.freeze({
   // Admin CLI talking to a gateway (gateway/cli/api-client.ts).
   GATEWAY_UNREACHABLE: 'MG_ERR_GATEWAY_UNREACHABLE',
   HTTP_BAD_RESPONSE: 'MG_ERR_HTTP_BAD_RESPONSE',
+
+  // MQTT front end and composition root (gateway/broker/, gateway/server.ts). Connect-token
+  // refusals reuse the AUTH_* codes above: one token format, one set of codes on MQTT and HTTP.
+  AUTH_ID_MISMATCH: 'MG_ERR_AUTH_ID_MISMATCH',
+  AUTH_BANNED: 'MG_ERR_AUTH_BANNED',
+  TOO_MANY_CONNECTIONS: 'MG_ERR_TOO_MANY_CONNECTIONS',
+  GATEWAY_STOPPING: 'MG_ERR_GATEWAY_STOPPING',
+  PUBLISH_FORBIDDEN: 'MG_ERR_PUBLISH_FORBIDDEN',
+  SUBSCRIBE_FORBIDDEN: 'MG_ERR_SUBSCRIBE_FORBIDDEN',
+  QOS_REQUIRED: 'MG_ERR_QOS_REQUIRED',
+  TOPIC_NOT_SERVED: 'MG_ERR_TOPIC_NOT_SERVED',
+  PACKET_TOO_LARGE: 'MG_ERR_PACKET_TOO_LARGE',
+  LISTEN_FAILED: 'MG_ERR_LISTEN_FAILED',
+  TLS_CONFIG: 'MG_ERR_TLS_CONFIG',
 });
 
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
