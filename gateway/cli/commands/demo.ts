@@ -2,7 +2,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ledgerStory } from '../../demo/ledger-story.js';
+import { gatewayStory } from '../../demo/gateway-story.js';
+import { auditStory, ledgerStory } from '../../demo/ledger-story.js';
 import { createNarrator } from '../../demo/narrator.js';
 import { protocolStory } from '../../demo/protocol-story.js';
 import { type Command, ExitCode, stringOption } from '../command.js';
@@ -31,6 +32,12 @@ export const demoCommand: Command = {
       io.out('');
       io.out(`Part 2: the ledger (data directory ${dir})`);
       await ledgerStory(narrator, dir);
+      io.out('');
+      io.out('Part 3: the gateway (MQTT, HTTP API, clinician feed)');
+      await gatewayStory(narrator, dir);
+      io.out('');
+      io.out('Part 4: the audit');
+      await auditStory(narrator, dir);
       return narrator.finish() === 0 ? ExitCode.OK : ExitCode.FAILED;
     } finally {
       if (kept === undefined) await rm(dir, { recursive: true, force: true });
