@@ -13,6 +13,8 @@ export interface Row {
   readonly unit: string;
   /** The figure the row should reach, where the project has set one. */
   readonly target?: number;
+  /** 'max': the value should stay under `target` (latency, memory); default 'min': at least `target`. */
+  readonly targetKind?: 'min' | 'max';
   readonly note?: string;
 }
 
@@ -172,13 +174,18 @@ export function machineLine(m: Machine): string {
   return `machine: ${m.cpus} x ${m.model}, ${m.platform}, node ${m.node}, load avg ${m.loadavg.map((x) => x.toFixed(2)).join(' ')}, ${m.date}`;
 }
 
+function targetCell(r: Row): string {
+  if (r.target === undefined) return '';
+  return `${r.targetKind === 'max' ? '<' : '>='} ${r.target.toLocaleString('en-US')}`;
+}
+
 export function printTable(rows: readonly Row[], title?: string): void {
   const withTarget = rows.some((r) => r.target !== undefined);
   const cells = rows.map((r) => [
     r.bench,
     r.value.toLocaleString('en-US'),
     r.unit,
-    ...(withTarget ? [r.target === undefined ? '' : `>= ${r.target.toLocaleString('en-US')}`] : []),
+    ...(withTarget ? [targetCell(r)] : []),
     r.note ?? '',
   ]);
   const head = ['bench', 'value', 'unit', ...(withTarget ? ['target'] : []), 'note'];

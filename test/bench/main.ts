@@ -7,6 +7,8 @@
  *   cbor    test/bench/cbor.ts      merkle  test/bench/merkle.ts
  *   ledger  ledger-log, ledger-state, ledger-verify
  *   pool    verify-pool
+ *   gateway the gateway against plain and naive aedes, the verify pool, delivery latency,
+ *           connects/s and memory per idle device (gateway.ts, gateway-connect.ts; issue 4)
  *
  * --quick: one short round and small workloads, to check that the benches run; its figures
  * are not to be quoted. --json FILE: every row, with its suite, and the machine.
@@ -50,6 +52,7 @@ const SUITES: Readonly<Record<string, readonly Part[]>> = Object.freeze({
     { load: () => import('./ledger-verify.js') },
   ],
   pool: [{ load: () => import('./verify-pool.js') }],
+  gateway: [{ load: () => import('./gateway.js') }],
 });
 
 const USAGE = `usage: npm run bench -- [${Object.keys(SUITES).join('|')} ...] [--quick] [--json FILE]`;
