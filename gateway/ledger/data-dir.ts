@@ -9,12 +9,17 @@ import { join, resolve } from 'node:path';
 import { Level } from 'level';
 import { GatewayErrorCode, MedgateError } from '../errors.js';
 import { META, metaKey } from './keys.js';
+import { migrate1to2 } from './migrate.js';
 
 /** Keys and values are raw bytes: every part encodes its own (keys.ts). */
 export type LedgerDb = Level<Uint8Array, Uint8Array>;
 
-/** Version of the layout in keys.ts. Bump it, with a migration, when the layout changes. */
-export const DATA_DIR_FORMAT = 1;
+/**
+ * Version of the layout in keys.ts. Bump it, with a migration, when the layout changes.
+ * 2: leaf records (`n` ‖ 0 ‖ index) hold the nodes the leaf completes and its reading,
+ *    which format 1 kept under `n` ‖ level ‖ index and `r` ‖ index (migrate.ts).
+ */
+export const DATA_DIR_FORMAT = 2;
 
 /** Subdirectory of the data directory that holds the LevelDB files. */
 export const LEDGER_SUBDIR = 'ledger';
@@ -96,7 +101,7 @@ function openError(path: string, cause: unknown): MedgateError {
   });
 }
 
-/** Stamps a new database with DATA_DIR_FORMAT; refuses any other format, or none on a used one. */
+/** Stamps a new database with DATA_DIR_FORMAT, migrates an older one, refuses any other format or none on a used one. */
 async function checkFormat(db: LedgerDb, path: string): Promise<void> {
   const stored = await db.get(FORMAT_KEY);
   if (stored === undefined) {
@@ -112,6 +117,10 @@ async function checkFormat(db: LedgerDb, path: string): Promise<void> {
     return;
   }
   const text = decoder.decode(stored);
+  if (text === '1') {
+    await migrate1to2(db);
+    return;
+  }
   if (text !== String(DATA_DIR_FORMAT)) {
     throw new MedgateError(
       GatewayErrorCode.DATA_DIR_FORMAT,

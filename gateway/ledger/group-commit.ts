@@ -4,7 +4,8 @@
  *
  * Two stages, pipelined: while batch k is being committed (fsync on the libuv pool), batch
  * k+1 is prepared (duplicate checks, hashing, encoding) on top of it. Commits run one at a
- * time, in order; each caller's promise settles only when its batch's commit has settled.
+ * time, in order, and k+1's starts as soon as k's has succeeded, before k's callers run; each
+ * caller's promise settles only when its batch's commit has settled.
  * If batch k fails, the prepared batch k+1 is discarded and prepared again, so nothing is
  * ever built on a batch that did not reach the disk.
  */
@@ -112,12 +113,16 @@ export class GroupCommit<T, R, P> {
 
   async #drain(): Promise<void> {
     let current = this.#cut(true);
+    /** The commit of `current` when it was started before the last batch settled. */
+    let started: Promise<readonly Settled<R>[]> | undefined;
     while (current !== undefined) {
       let next: Batch<T, R, P> | undefined;
       let results: readonly Settled<R>[] | undefined;
       let failure: Error | undefined;
       try {
-        const committing = this.#stages.commit(await current.prepared);
+        // Awaited either way: the next batch is prepared only on top of a prepared one.
+        const prepared = await current.prepared;
+        const committing = started ?? this.#stages.commit(prepared);
         committing.catch(() => {});
         // Prepare the next batch on top of this one while it is written.
         next = this.#cut(false);
@@ -134,6 +139,14 @@ export class GroupCommit<T, R, P> {
           if (stale !== undefined) this.#stages.discard(stale);
           next.prepared = this.#prepare(next.waiters);
         }
+      }
+      // Start writing the next batch before settling this one: the callers settled below run
+      // on this thread first, and the disk would stay idle meanwhile (about 1.4 ms for each
+      // batch of 500 in the reading-log bench). Only on top of a batch that succeeded.
+      started = undefined;
+      if (next !== undefined && failure === undefined) {
+        started = next.prepared.then((p) => this.#stages.commit(p));
+        started.catch(() => {});
       }
       this.#settle(current.waiters, results, failure);
       if (next === undefined) {

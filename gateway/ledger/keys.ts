@@ -3,28 +3,32 @@
  * the first byte of a key names its keyspace. Integers are unsigned 64-bit big-endian so
  * that LevelDB's bytewise order is numeric order (range scans and prunes are ranges).
  *
- * | prefix | key                                   | value                         | owner          |
- * | ------ | ------------------------------------- | ----------------------------- | -------------- |
- * | `m`    | `m` ‖ name (UTF-8)                    | per name, see META            | every part     |
- * | `n`    | `n` ‖ level u8 ‖ index u64            | 32-byte node hash             | reading log    |
- * | `h`    | `h` ‖ leaf hash (32)                  | leaf index u64                | reading log    |
- * | `d`    | `d` ‖ len u8 ‖ device id ‖ seq u64    | leaf index u64                | reading log    |
- * | `r`    | `r` ‖ leaf index u64                  | reading bytes (COSE_Sign1)    | reading store  |
- * | `b`    | reserved: blocks                      |                               | chain          |
- * | `t`    | reserved: transactions                |                               | chain          |
- * | `s`    | reserved: state snapshots             |                               | chain          |
+ * | prefix | key                                   | value                                | owner       |
+ * | ------ | ------------------------------------- | ------------------------------------ | ----------- |
+ * | `m`    | `m` ‖ name (UTF-8)                    | per name, see META                   | every part  |
+ * | `n`    | `n` ‖ 0 ‖ leaf index u64              | leaf record: hashes ‖ reading bytes  | reading log |
+ * | `h`    | `h` ‖ leaf hash (32)                  | leaf index u64                       | reading log |
+ * | `d`    | `d` ‖ len u8 ‖ device id ‖ seq u64    | leaf index u64                       | reading log |
+ * | `b`    | reserved: blocks                      |                                      | chain       |
+ * | `t`    | reserved: transactions                |                                      | chain       |
+ * | `s`    | reserved: state snapshots             |                                      | chain       |
  *
- * `n` stores every perfect subtree of the RFC 9162 tree once it is complete (level 0 = the
- * leaf hashes themselves), so the log needs no separate leaf-hash keyspace and any proof or
- * root costs O(log n) point reads.
+ * The leaf record of leaf i holds, in one value, everything the append of leaf i made: its
+ * leaf hash, then the hash of every perfect subtree (RFC 9162) that leaf completes, lowest
+ * first (one per trailing one bit of i: subtree (level L, index k) is complete with leaf
+ * (k+1)·2^L − 1), then the reading (COSE_Sign1 bytes). So every stored node sits in one
+ * record, any proof or root costs O(log n) point reads, and a leaf costs three puts: its
+ * record and two index entries. Pruning (reading-log.ts) cuts a record to its hashes; readers
+ * take the reading only at or above `log.prunedBefore`.
+ *
+ * Format 1 (migrate.ts) kept every node under `n` ‖ level ‖ index and readings under `r`.
  */
 
 export const KeyPrefix = Object.freeze({
   meta: 0x6d, // 'm'
-  node: 0x6e, // 'n'
+  node: 0x6e, // 'n' (leaf records)
   leafByHash: 0x68, // 'h'
   leafByDevice: 0x64, // 'd'
-  reading: 0x72, // 'r'
   block: 0x62, // 'b'
   tx: 0x74, // 't'
   state: 0x73, // 's'
@@ -72,6 +76,21 @@ function readU64(bytes: Uint8Array, offset: number): number {
   return hi * TWO_32 + lo;
 }
 
+/** Bytes of a hash; a leaf record starts with hashes of this size. */
+export const HASH_BYTES = 32;
+
+/** The leaf whose record holds the perfect subtree (level, index): the last leaf under it. */
+export function recordOf(level: number, index: number): number {
+  return (index + 1) * 2 ** level - 1;
+}
+
+/** Hashes at the start of leaf `index`'s record: the leaf's, and one per trailing one bit. */
+export function hashesInRecord(index: number): number {
+  let n = 1;
+  for (let i = index; i % 2 === 1; i = (i - 1) / 2) n++;
+  return n;
+}
+
 /** u64 big-endian encoding of an index or size (values of `h`, `d` and `m` keys). */
 export function encodeU64(value: number): Uint8Array {
   const out = alloc(8);
@@ -93,11 +112,11 @@ export function metaKey(name: string): Uint8Array {
   return out;
 }
 
-/** Key of the perfect subtree covering leaves [index·2^level, (index+1)·2^level). */
-export function nodeKey(level: number, index: number): Uint8Array {
+/** Key of leaf `index`'s record: `n` ‖ 0 ‖ index (the 0 is format 1's level byte). */
+export function recordKey(index: number): Uint8Array {
   const out = alloc(10);
   out[0] = KeyPrefix.node;
-  out[1] = level;
+  out[1] = 0;
   writeU64(out, 2, index);
   return out;
 }
@@ -124,9 +143,14 @@ export function leafByDeviceKey(deviceId: string, seq: number): Uint8Array {
   return out;
 }
 
-export function readingKey(index: number): Uint8Array {
-  const out = alloc(9);
-  out[0] = KeyPrefix.reading;
-  writeU64(out, 1, index);
+/**
+ * A leaf record: the hashes of `nodes` (what Frontier.append returned: the leaf, then each
+ * subtree it completes), then `reading`.
+ */
+export function leafRecord(nodes: readonly { readonly hash: Uint8Array }[], reading: Uint8Array): Uint8Array {
+  const hashes = HASH_BYTES * nodes.length;
+  const out = alloc(hashes + reading.length);
+  for (let k = 0; k < nodes.length; k++) out.set((nodes[k] as { hash: Uint8Array }).hash, HASH_BYTES * k);
+  out.set(reading, hashes);
   return out;
 }

@@ -1,14 +1,13 @@
 /**
  * The durable reading log: an RFC 9162 Merkle tree on the data directory's LevelDB.
  *
- * Every perfect subtree is stored as it completes (keys.ts `n`), so roots and proofs cost
- * O(log n) point reads and opening costs O(log n): the compact range is rebuilt from the
- * border nodes of the stored size. A batch of leaves, their nodes, their indexes and the
- * new size are one atomic LevelDB batch written with sync, so a crash at any instant leaves
- * a consistent log and every acknowledged leaf in it (DESIGN §4).
- *
- * The log keeps leaf hashes and the (device, seq) index only. The reading bytes go to the
- * `r` keyspace (the reading store), which `prune` may delete; proofs stay valid (DESIGN §2).
+ * Every perfect subtree is stored as it completes, in the record of the leaf that completes it
+ * (keys.ts), so roots and proofs cost O(log n) point reads and opening costs O(log n): the
+ * compact range is rebuilt from the border nodes of the stored size. A batch of leaves (their
+ * records, with the nodes and readings), their indexes and the new size are one atomic
+ * LevelDB batch written with sync, so a crash at any instant leaves a consistent log and
+ * every acknowledged leaf in it (DESIGN §4). `prune` cuts the readings off the records; every
+ * proof stays valid (DESIGN §2).
  */
 import { abytes } from '../../firmware-ts/protocol/bytes.js';
 import { ProtocolErrorCode } from '../../firmware-ts/protocol/errors.js';
@@ -27,12 +26,15 @@ import { GroupCommit, type GroupCommitStats, type Settled } from './group-commit
 import {
   decodeU64,
   encodeU64,
+  HASH_BYTES,
+  hashesInRecord,
   leafByDeviceKey,
   leafByHashKey,
+  leafRecord,
   META,
   metaKey,
-  nodeKey,
-  readingKey,
+  recordKey,
+  recordOf,
 } from './keys.js';
 import { NodeCache } from './node-cache.js';
 import type { LeafInput, LeafPosition, LogCheckpoint, Sequencer } from './sequencer.js';
@@ -67,6 +69,8 @@ const openLogs = new WeakSet<LedgerDb>();
 const DEVICE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const SIZE_KEY = metaKey(META.logSize);
 const PRUNED_KEY = metaKey(META.logPrunedBefore);
+/** Leaf records rewritten per batch by `prune`. */
+const PRUNE_CHUNK = 1024;
 
 interface Pending {
   readonly input: LeafInput;
@@ -213,10 +217,13 @@ export class ReadingLog implements Sequencer {
   /** Leaf hash at `index`, and its reading bytes unless they were pruned. */
   async leaf(index: number): Promise<{ leafHash: Uint8Array; leafData?: Uint8Array }> {
     this.#checkIndex(index, this.#size);
-    const [hash, data] = await this.#db.getMany([nodeKey(0, index), readingKey(index)]);
-    if (hash?.length !== 32) throw corrupt(`leaf ${index} is missing`);
-    const leafHash = plain(hash);
-    return data === undefined ? { leafHash } : { leafHash, leafData: plain(data) };
+    const record = await this.#db.get(recordKey(index));
+    const hashes = HASH_BYTES * hashesInRecord(index);
+    if (record === undefined || record.length < hashes) throw corrupt(`leaf ${index} is missing`);
+    const leafHash = new Uint8Array(record.subarray(0, HASH_BYTES)); // a copy: keeps no record alive
+    // Below the mark the bytes are gone, or about to be (prune writes the mark first).
+    if (index < this.#prunedBefore) return { leafHash };
+    return { leafHash, leafData: plain(record.subarray(hashes)) };
   }
 
   /**
@@ -258,21 +265,42 @@ export class ReadingLog implements Sequencer {
     this.#checkSize(beforeIndex, 'beforeIndex');
     // One prune at a time, so that the stored mark only rises.
     const run = this.#pruning.then(async () => {
-      if (beforeIndex <= this.#prunedBefore) return;
-      await this.#db.clear({ gte: readingKey(this.#prunedBefore), lt: readingKey(beforeIndex) });
-      // After the clear: a crash in between only means the next prune clears an empty range again.
+      const from = this.#prunedBefore;
+      if (beforeIndex <= from) return;
+      // The mark first, durably: from then on no reader returns these bytes. A crash during
+      // the cut below leaves some on disk; they still hash to their leaves, so the log verifies.
       await this.#db.put(PRUNED_KEY, encodeU64(beforeIndex), { sync: true });
       this.#prunedBefore = beforeIndex;
+      await this.#cutReadings(from, beforeIndex);
     });
     this.#pruning = run.catch(() => {});
     return run;
   }
 
-  /** Writes every pending append, then refuses new ones. Does not close the data directory. */
+  /**
+   * Writes every pending append and waits for a running prune, then refuses new appends.
+   * Does not close the data directory.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#gc.flush();
+    await this.#pruning;
     openLogs.delete(this.#db);
+  }
+
+  /** Cuts the leaf records of [from, to) to their hashes, a bounded chunk per batch. */
+  async #cutReadings(from: number, to: number): Promise<void> {
+    for (let start = from; start < to; start += PRUNE_CHUNK) {
+      const end = Math.min(to, start + PRUNE_CHUNK);
+      const records = await this.#db.iterator({ gte: recordKey(start), lt: recordKey(end) }).all();
+      const batch = this.#db.batch();
+      for (const [key, record] of records) {
+        const hashes = HASH_BYTES * hashesInRecord(decodeU64(key.subarray(2)) ?? 0);
+        if (record.length > hashes) batch.put(key, record.subarray(0, hashes));
+      }
+      // No sync: the mark is what must be durable; a lost cut only leaves bytes no one reads.
+      await batch.write();
+    }
   }
 
   async #readIndex(key: Uint8Array): Promise<number | undefined> {
@@ -293,7 +321,7 @@ export class ReadingLog implements Sequencer {
       const hit = this.#cache.get(id.level, id.index);
       if (hit !== undefined) out[i] = hit;
       else {
-        missKeys.push(nodeKey(id.level, id.index));
+        missKeys.push(recordKey(recordOf(id.level, id.index)));
         missAt.push(i);
       }
     }
@@ -303,8 +331,7 @@ export class ReadingLog implements Sequencer {
         const value = values[j];
         const at = missAt[j] as number;
         const id = ids[at] as NodeId;
-        if (value?.length !== 32) throw corrupt(`node (level ${id.level}, index ${id.index}) is missing`);
-        const hash = plain(value);
+        const hash = storedNode(id, value);
         out[at] = hash;
         this.#cache.set(id.level, id.index, hash);
       }
@@ -338,14 +365,12 @@ export class ReadingLog implements Sequencer {
         const { input, leafHash } = items[i] as Pending;
         const index = size++;
         const indexBytes = encodeU64(index);
-        // The leaf itself (level 0) and every parent it completes.
-        for (const node of range.append(leafHash)) {
-          batch.put(nodeKey(node.level, node.index), node.hash);
-          if (this.#cache.holds(node.level)) cached.push(node);
-        }
+        // The leaf record: the leaf hash, every subtree the leaf completes, the reading.
+        const nodes = range.append(leafHash);
+        batch.put(recordKey(index), leafRecord(nodes, input.leafData));
+        for (const node of nodes) if (this.#cache.holds(node.level)) cached.push(node);
         batch.put(leafByHashKey(leafHash), indexBytes);
         batch.put(refused.deviceKeys[i] ?? leafByDeviceKey(input.deviceId, input.seq), indexBytes);
-        batch.put(readingKey(index), input.leafData);
         accepted.push(input);
         results[i] = { ok: true, value: { index, leafHash } };
       }
@@ -513,17 +538,22 @@ export class ReadingLog implements Sequencer {
 async function loadRange(db: LedgerDb): Promise<Frontier> {
   const size = (await readU64Meta(db, SIZE_KEY, 'log.size')) ?? 0;
   const ids = rootIds(size);
-  const hashes = ids.length === 0 ? [] : await db.getMany(ids.map((id) => nodeKey(id.level, id.index)));
-  for (let i = 0; i < ids.length; i++) {
-    if (hashes[i]?.length !== 32) {
-      const id = ids[i] as NodeId;
-      throw corrupt(`node (level ${id.level}, index ${id.index}) of size ${size} is missing`);
-    }
-  }
+  const values =
+    ids.length === 0 ? [] : await db.getMany(ids.map((id) => recordKey(recordOf(id.level, id.index))));
   return new Frontier(
     size,
-    hashes.map((h) => plain(h as Uint8Array)),
+    ids.map((id, i) => storedNode(id, values[i], ` of size ${size}`)),
   );
+}
+
+/** Node `id` in `record`, the record of leaf recordOf(id): its hash at 32·level (keys.ts). */
+function storedNode(id: NodeId, record: Uint8Array | undefined, where = ''): Uint8Array {
+  const leaf = recordOf(id.level, id.index);
+  if (record === undefined || record.length < HASH_BYTES * hashesInRecord(leaf)) {
+    throw corrupt(`node (level ${id.level}, index ${id.index})${where} is missing`);
+  }
+  const at = HASH_BYTES * id.level;
+  return plain(record.subarray(at, at + HASH_BYTES));
 }
 
 async function readU64Meta(db: LedgerDb, key: Uint8Array, name: string): Promise<number | undefined> {

@@ -12,8 +12,8 @@
  * is the genesis config it is signed over, and the initial state comes from that config.
  * Leaves after the last checkpoint are checked the same way (reported without a height).
  *
- * Everything is read by sequential LevelDB iterators, one per keyspace (and per tree level),
- * so memory stays O(log n) and each key is read once.
+ * Everything is read by sequential LevelDB iterators, one per keyspace, so memory stays
+ * O(log n) and each key is read once.
  */
 
 import { hash as nodeHash } from 'node:crypto';
@@ -27,7 +27,7 @@ import { GatewayErrorCode, MedgateError } from '../errors.js';
 import { BlockStore, parseChainKey } from './blocks.js';
 import { type DataDirOptions, type LedgerDb, openDataDir } from './data-dir.js';
 import { decodeGenesisBytes, genesisState } from './genesis.js';
-import { decodeU64, KeyPrefix, META, metaKey, nodeKey, readingKey } from './keys.js';
+import { decodeU64, HASH_BYTES, KeyPrefix, META, metaKey, recordKey } from './keys.js';
 import { createStateMachine, type StateMachine } from './state/apply.js';
 import { encodeState } from './state/encode.js';
 import type { State } from './state/state.js';
@@ -183,10 +183,9 @@ class Verification {
   readonly #cursors: Cursor[] = [];
   #blocksCursor!: Cursor;
   #txCursor!: Cursor;
-  #readingCursor!: Cursor;
   #snapshotCursor!: Cursor;
-  /** Level-0 nodes are the leaf hashes; level L > 0 cursors are opened as levels appear. */
-  readonly #levels: Cursor[] = [];
+  /** Leaf records (keys.ts): hashes ‖ reading, in index order. */
+  #recordCursor!: Cursor;
   readonly #range = new CompactRange();
   #chain: string | undefined;
   #state: State | undefined;
@@ -238,9 +237,8 @@ class Verification {
     this.#prunedBefore = (await this.#readMeta(META.logPrunedBefore)) ?? 0;
     this.#blocksCursor = this.#cursor(...prefixRange(KeyPrefix.block));
     this.#txCursor = this.#cursor(...prefixRange(KeyPrefix.tx));
-    this.#readingCursor = this.#cursor(readingKey(0), prefixRange(KeyPrefix.reading)[1]);
     this.#snapshotCursor = this.#cursor(...prefixRange(KeyPrefix.state));
-    this.#levels.push(this.#cursor(nodeKey(0, 0), nodeKey(1, 0)));
+    this.#recordCursor = this.#cursor(recordKey(0), prefixRange(KeyPrefix.node)[1]);
 
     for (let height = 0; ; height++) {
       const entry = await this.#blocksCursor.next();
@@ -474,23 +472,27 @@ class Verification {
     }
   }
 
-  /** Streams leaves [from, to) through the compact range, checking nodes and readings. */
+  /**
+   * Streams leaves [from, to) through the compact range. Each leaf record must hold the leaf
+   * hash, then exactly the nodes its append completes, as recomputed, then its reading.
+   */
   async #leaves(from: number, to: number, height: number | null): Promise<void> {
     const where = (i: number) =>
       height === null ? `leaf ${i} (after the last block)` : `block ${height}: leaf ${i}`;
     for (let i = from; i < to; i++) {
-      const entry = await this.#levels[0]!.next();
-      if (entry === undefined || indexOfKey(entry[0], 10) !== i || entry[1].length !== 32) {
+      const entry = await this.#recordCursor.next();
+      if (entry === undefined || indexOfKey(entry[0], 10) !== i || entry[1].length < HASH_BYTES) {
         throw fault(height, GatewayErrorCode.CHAIN_CHECKPOINT, `${where(i)} is missing or malformed`);
       }
-      const hash = entry[1];
-      await this.#reading(i, hash, height, where);
-      const completed = this.#range.append(hash);
+      const record = entry[1];
+      const completed = this.#range.append(record.subarray(0, HASH_BYTES));
+      const hashes = HASH_BYTES * completed.length;
+      if (record.length < hashes) {
+        throw fault(height, GatewayErrorCode.CHAIN_NODE_MISMATCH, `${where(i)}: stored nodes are missing`);
+      }
       for (let k = 1; k < completed.length; k++) {
         const { id, hash: computed } = completed[k]!;
-        const cursor = this.#levelCursor(id.level);
-        const node = await cursor.next();
-        if (node === undefined || indexOfKey(node[0], 10) !== id.index || !equalBytes(node[1], computed)) {
+        if (!equalBytes(record.subarray(HASH_BYTES * k, HASH_BYTES * (k + 1)), computed)) {
           throw fault(
             height,
             GatewayErrorCode.CHAIN_NODE_MISMATCH,
@@ -499,6 +501,7 @@ class Verification {
         }
         this.#counts.nodes++;
       }
+      this.#reading(i, record, hashes, height, where);
       this.#counts.leaves++;
     }
   }
@@ -512,41 +515,23 @@ class Verification {
     }
   }
 
-  /** The cursor over stored nodes of `level`, opened the first time that level completes a node. */
-  #levelCursor(level: number): Cursor {
-    let cursor = this.#levels[level];
-    if (cursor === undefined) {
-      cursor = this.#cursor(nodeKey(level, 0), nodeKey(level + 1, 0));
-      this.#levels[level] = cursor;
-    }
-    return cursor;
-  }
-
-  async #reading(
+  /**
+   * The reading in leaf record `record` (after its `hashes` bytes) must hash to its leaf hash: always at or above
+   * the pruning point (none left counts as the empty reading, which does not hash to the
+   * leaf), and below it while bytes are left (a prune cut short by a crash).
+   */
+  #reading(
     i: number,
-    hash: Uint8Array,
+    record: Uint8Array,
+    hashes: number,
     height: number | null,
     where: (i: number) => string,
-  ): Promise<void> {
-    let entry = await this.#readingCursor.peek();
-    // Readings below the pruning point may be gone; a stray one below i is skipped there too.
-    while (entry !== undefined && (indexOfKey(entry[0], 9) ?? -1) < i) {
-      await this.#readingCursor.next();
-      entry = await this.#readingCursor.peek();
-    }
-    if (entry === undefined || indexOfKey(entry[0], 9) !== i) {
-      if (i >= this.#prunedBefore) {
-        throw fault(height, GatewayErrorCode.CHAIN_READING_MISMATCH, `${where(i)}: the reading is missing`);
-      }
-      return;
-    }
-    await this.#readingCursor.next();
-    if (!equalBytes(readingLeafHash(entry[1]), hash)) {
-      throw fault(
-        height,
-        GatewayErrorCode.CHAIN_READING_MISMATCH,
-        `${where(i)}: the reading does not hash to its leaf`,
-      );
+  ): void {
+    if (i < this.#prunedBefore && record.length === hashes) return;
+    const reading = record.subarray(hashes);
+    if (!equalBytes(readingLeafHash(reading), record.subarray(0, HASH_BYTES))) {
+      const what = reading.length === 0 ? 'is missing' : 'does not hash to its leaf';
+      throw fault(height, GatewayErrorCode.CHAIN_READING_MISMATCH, `${where(i)}: the reading ${what}`);
     }
     this.#counts.readings++;
   }

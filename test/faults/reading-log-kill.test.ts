@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../firmware-ts/protocol/bytes.js';
 import { leafHash, MemoryTree, verifyInclusion } from '../../firmware-ts/protocol/merkle/index.js';
 import { openDataDir } from '../../gateway/ledger/data-dir.js';
-import { nodeKey } from '../../gateway/ledger/keys.js';
+import { KeyPrefix, recordKey } from '../../gateway/ledger/keys.js';
 import { ReadingLog } from '../../gateway/ledger/reading-log.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -118,11 +118,12 @@ describe('reading log survives SIGKILL at any instant', () => {
         // The root from stored nodes equals the root recomputed from every stored leaf hash,
         // and nothing was stored beyond the durable size.
         const tree = new MemoryTree();
-        for await (const hash of dataDir.db.values({ gte: nodeKey(0, 0), lt: nodeKey(0, size) })) {
-          tree.append(hash);
+        for await (const record of dataDir.db.values({ gte: recordKey(0), lt: recordKey(size) })) {
+          tree.append(record.subarray(0, 32)); // a leaf record: leaf hash ‖ reading (keys.ts)
         }
         expect(tree.size, context).toBe(size);
-        const beyond = await dataDir.db.keys({ gte: nodeKey(0, size), lt: nodeKey(1, 0), limit: 1 }).all();
+        const end = Uint8Array.of(KeyPrefix.node + 1);
+        const beyond = await dataDir.db.keys({ gte: recordKey(size), lt: end, limit: 1 }).all();
         expect(beyond, context).toEqual([]);
         expect(await log.root(), context).toEqual(tree.root());
         for (const s of [1, Math.ceil(size / 3), size - 1]) {

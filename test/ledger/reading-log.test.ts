@@ -16,7 +16,7 @@ import {
 import { GatewayErrorCode, isMedgateError } from '../../gateway/errors.js';
 import { type DataDir, openDataDir } from '../../gateway/ledger/data-dir.js';
 import { Frontier, leafHashFast, nodeHashFast } from '../../gateway/ledger/frontier.js';
-import { nodeKey } from '../../gateway/ledger/keys.js';
+import { recordKey } from '../../gateway/ledger/keys.js';
 import { NodeCache } from '../../gateway/ledger/node-cache.js';
 import { type LeafInput, ReadingLog, type ReadingLogOptions } from '../../gateway/ledger/reading-log.js';
 
@@ -389,7 +389,7 @@ describe('ReadingLog: failures', () => {
     const { dataDir, log } = await openLog();
     await appendN(log, new MemoryTree(), 6); // rootIds(6) = (2,0), (1,2)
     await log.close();
-    await dataDir.db.del(nodeKey(1, 2));
+    await dataDir.db.del(recordKey(5)); // node (1, 2) is in the record of leaf 5 (keys.ts)
     expect(await codeOf(ReadingLog.open(dataDir))).toBe(GatewayErrorCode.LEDGER_CORRUPT);
   });
 });

@@ -1,15 +1,16 @@
 /**
  * `verify` finds every alteration of a stored ledger and names the first bad block: a byte
- * flipped in ANY stored block header, transaction, leaf hash, Merkle node, reading or state
- * snapshot (each key, at several positions: flip, verify, flip back); and blocks that a
- * dishonest authority signed correctly but that break the chain's rules.
+ * flipped in ANY stored block header, transaction, leaf hash, reading, Merkle node or state
+ * snapshot (each key, at one or more positions: flip, verify, flip back; a leaf record in both
+ * its hash and its reading part); and blocks that a dishonest authority signed correctly but
+ * that break the chain's rules.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BlockHeader, type SignedBlock, signBlock, txRootOf } from '../../firmware-ts/protocol/block.js';
 import { EMPTY_ROOT } from '../../firmware-ts/protocol/merkle/index.js';
 import { BlockStore, blockKey, parseChainKey, TIP_KEY, txKey } from '../../gateway/ledger/blocks.js';
 import { type DataDir, openDataDir } from '../../gateway/ledger/data-dir.js';
-import { decodeU64, encodeU64, KeyPrefix } from '../../gateway/ledger/keys.js';
+import { decodeU64, encodeU64, hashesInRecord, KeyPrefix } from '../../gateway/ledger/keys.js';
 import { type VerifyReport, verifyStore } from '../../gateway/ledger/verify.js';
 import {
   AUTHORITY,
@@ -78,11 +79,8 @@ function expectedHeight(key: Uint8Array): number {
   if (prefix === KeyPrefix.block || prefix === KeyPrefix.tx || prefix === KeyPrefix.state) {
     return parseChainKey(key)!.height;
   }
-  if (prefix === KeyPrefix.reading) return firstCovering(decodeU64(key.subarray(1))! + 1);
-  // n ‖ level ‖ index: the node is complete once leaf (index+1)·2^level - 1 is in.
-  const level = key[1]!;
-  const index = decodeU64(key.subarray(2))!;
-  return firstCovering((index + 1) * 2 ** level);
+  // n ‖ 0 ‖ i: the record of leaf i, with every node that leaf completes (keys.ts).
+  return firstCovering(decodeU64(key.subarray(2))! + 1);
 }
 
 describe('verify', () => {
@@ -93,41 +91,75 @@ describe('verify', () => {
     expect(report.nodes).toBe(31);
   });
 
-  // Headers, transactions and snapshots: every key at its first, middle and last byte and one
-  // more; leaves, nodes and readings (many keys): every key at one position that moves along.
-  const KEYSPACES: [string, number, number][] = [
-    ['headers', KeyPrefix.block, 7],
-    ['transactions and the genesis config', KeyPrefix.tx, 9],
-    ['state snapshots', KeyPrefix.state, 4],
-    ['leaf hashes and Merkle nodes', KeyPrefix.node, 63],
-    ['readings', KeyPrefix.reading, 32],
+  /** Positions to flip in the value of the k-th key of a keyspace; undefined skips the key. */
+  type Positions = (key: Uint8Array, value: Uint8Array, k: number) => number[] | undefined;
+  /** One position in [from, to) that moves along with k. */
+  const along = (k: number, from: number, to: number) => from + ((k * 7919) % (to - from));
+  // Headers, transactions and snapshots (few keys): every key at its first, middle and last
+  // byte and one more. Leaf records (n ‖ 0 ‖ i: leaf hash ‖ the nodes leaf i completes ‖
+  // reading) in each part: the leaf hash and the reading of every record, every stored node,
+  // each at one position that moves along.
+  const everywhere: Positions = (_key, value, k) => [
+    ...new Set([0, value.length >> 1, value.length - 1, (k * 7919) % value.length]),
+  ];
+  const hashesOf = (key: Uint8Array) => 32 * hashesInRecord(decodeU64(key.subarray(2))!);
+  const KEYSPACES: [string, number, number, Positions][] = [
+    ['headers', KeyPrefix.block, 7, everywhere],
+    ['transactions and the genesis config', KeyPrefix.tx, 9, everywhere],
+    ['state snapshots', KeyPrefix.state, 4, everywhere],
+    [
+      'leaf hashes (leaf records, first 32 bytes)',
+      KeyPrefix.node,
+      32,
+      (_key, _value, k) => [along(k, 0, 32)],
+    ],
+    // 16 records (the odd leaves) hold the 32 - 1 = 31 nodes above the leaves.
+    [
+      'Merkle nodes (leaf records, after the leaf hash)',
+      KeyPrefix.node,
+      16,
+      (key, _value, k) => {
+        const end = hashesOf(key);
+        if (end === 32) return undefined;
+        return Array.from({ length: end / 32 - 1 }, (_, j) => along(k + j, 32 * (j + 1), 32 * (j + 2)));
+      },
+    ],
+    [
+      'readings (leaf records, after the hashes)',
+      KeyPrefix.node,
+      32,
+      (key, value, k) => [along(k, hashesOf(key), value.length)],
+    ],
   ];
 
-  it.each(KEYSPACES)('finds a byte flipped anywhere in the stored %s', async (_name, prefix, count) => {
-    const db = dataDir.db;
-    const entries = await db.iterator({ gte: Uint8Array.of(prefix), lt: Uint8Array.of(prefix + 1) }).all();
-    // 7 headers, 8 txs + the genesis config, 4 snapshots, 32 leaves + 31 nodes, 32 readings.
-    expect(entries.length).toBe(count);
-    const many = count <= 10;
-    for (let k = 0; k < entries.length; k++) {
-      const [key, value] = entries[k]!;
-      const positions = many
-        ? [...new Set([0, value.length >> 1, value.length - 1, (k * 7919) % value.length])]
-        : [(k * 7919) % value.length];
-      for (const at of positions) {
-        const bad = new Uint8Array(value); // a copy: a Buffer's slice() would be a view
-        bad[at]! ^= 0x01;
-        await db.put(key, bad);
-        const report = await verify();
-        await db.put(key, value);
-        const what = `${String.fromCharCode(key[0]!)} ${Buffer.from(key.subarray(1)).toString('hex')} byte ${at}`;
-        expect(report.ok, what).toBe(false);
-        expect(report.failure?.height, `${what}: ${report.failure?.message}`).toBe(expectedHeight(key));
-        expect(report.failure?.code, what).toMatch(/^MG_ERR_CHAIN_/);
+  it.each(KEYSPACES)(
+    'finds a byte flipped anywhere in the stored %s',
+    async (_name, prefix, count, positionsOf) => {
+      const db = dataDir.db;
+      const entries = await db.iterator({ gte: Uint8Array.of(prefix), lt: Uint8Array.of(prefix + 1) }).all();
+      // 7 headers, 8 txs + the genesis config, 4 snapshots, 32 leaf records, 31 nodes.
+      let tampered = 0;
+      for (let k = 0; k < entries.length; k++) {
+        const [key, value] = entries[k]!;
+        const positions = positionsOf(key, value, k);
+        if (positions === undefined) continue;
+        tampered++;
+        for (const at of positions) {
+          const bad = new Uint8Array(value); // a copy: a Buffer's slice() would be a view
+          bad[at]! ^= 0x01;
+          await db.put(key, bad);
+          const report = await verify();
+          await db.put(key, value);
+          const what = `${String.fromCharCode(key[0]!)} ${Buffer.from(key.subarray(1)).toString('hex')} byte ${at}`;
+          expect(report.ok, what).toBe(false);
+          expect(report.failure?.height, `${what}: ${report.failure?.message}`).toBe(expectedHeight(key));
+          expect(report.failure?.code, what).toMatch(/^MG_ERR_CHAIN_/);
+        }
       }
-    }
-    expect((await verify()).ok).toBe(true);
-  });
+      expect(tampered).toBe(count);
+      expect((await verify()).ok).toBe(true);
+    },
+  );
 });
 
 describe('verify against a dishonest authority', () => {
