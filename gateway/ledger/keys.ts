@@ -56,7 +56,8 @@ function alloc(size: number): Uint8Array {
 }
 
 /** Writes `value` (a safe non-negative integer) as u64 big-endian at `offset`. */
-function writeU64(out: Uint8Array, offset: number, value: number): void {
+/** Writes `value` (a safe integer ≥ 0) big-endian in 8 bytes at `offset`: keys sort by number. */
+export function writeU64(out: Uint8Array, offset: number, value: number): void {
   const hi = Math.floor(value / TWO_32);
   const lo = value >>> 0;
   out[offset] = hi >>> 24;
@@ -69,7 +70,8 @@ function writeU64(out: Uint8Array, offset: number, value: number): void {
   out[offset + 7] = lo & 0xff;
 }
 
-function readU64(bytes: Uint8Array, offset: number): number {
+/** Reads what writeU64 wrote. */
+export function readU64(bytes: Uint8Array, offset: number): number {
   const b = (i: number) => bytes[offset + i] as number;
   const hi = ((b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3)) >>> 0;
   const lo = ((b(4) << 24) | (b(5) << 16) | (b(6) << 8) | b(7)) >>> 0;

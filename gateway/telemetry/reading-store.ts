@@ -32,6 +32,7 @@ import { ProtocolErrorCode } from '../../firmware-ts/protocol/errors.js';
 import { isDeviceId } from '../../firmware-ts/protocol/ids.js';
 import type { VerifiedReadingJson } from '../../firmware-ts/protocol/verified-reading.js';
 import { GatewayErrorCode, MedgateError } from '../errors.js';
+import { readU64, writeU64 } from '../ledger/keys.js';
 
 /** Subdirectory of the data directory that holds the store. */
 export const READINGS_SUBDIR = 'readings';
@@ -41,7 +42,6 @@ export const READING_STORE_FORMAT = 1;
 export const MAX_HISTORY_PAGE = 1000;
 
 const PREFIX = Object.freeze({ meta: 0x6d, reading: 0x72, byIndex: 0x78, head: 0x68 });
-const TWO_32 = 0x1_0000_0000;
 const PRUNE_CHUNK = 1000;
 
 type StoreDb = Level<Uint8Array, Uint8Array>;
@@ -87,26 +87,6 @@ export interface PruneResult {
   readonly removed: number;
   /** Reading bytes below this leaf index are gone (store and, when given, the log). */
   readonly beforeIndex: number;
-}
-
-function writeU64(out: Uint8Array, offset: number, value: number): void {
-  const hi = Math.floor(value / TWO_32);
-  const lo = value >>> 0;
-  out[offset] = hi >>> 24;
-  out[offset + 1] = (hi >>> 16) & 0xff;
-  out[offset + 2] = (hi >>> 8) & 0xff;
-  out[offset + 3] = hi & 0xff;
-  out[offset + 4] = lo >>> 24;
-  out[offset + 5] = (lo >>> 16) & 0xff;
-  out[offset + 6] = (lo >>> 8) & 0xff;
-  out[offset + 7] = lo & 0xff;
-}
-
-function readU64(bytes: Uint8Array, offset: number): number {
-  const b = (i: number) => bytes[offset + i] as number;
-  const hi = ((b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3)) >>> 0;
-  const lo = ((b(4) << 24) | (b(5) << 16) | (b(6) << 8) | b(7)) >>> 0;
-  return hi * TWO_32 + lo;
 }
 
 function u64(value: number): Uint8Array {
