@@ -8,35 +8,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { toHex } from '../../firmware-ts/protocol/bytes.js';
-import { main } from '../../gateway/cli/main.js';
 import { currentKey, hasAccess } from '../../gateway/ledger/state/queries.js';
 import { type Harness, removeTempDirs, startHarness } from '../gateway/http-harness.js';
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Runs `medgate ...argv` in this process, capturing what it writes. */
-async function medgate(...argv: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+import { medgate } from '../support/cli.js';
 
 describe('medgate device / clinician / policy / proposal over the HTTP API', () => {
   let h: Harness;

@@ -13,40 +13,14 @@ import { signerFromSecretKey } from '../../firmware-ts/protocol/cose.js';
 import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
 import { decodePrivateKeyPem, decodePublicKeyPem } from '../../firmware-ts/protocol/pem.js';
 import { signTx } from '../../firmware-ts/protocol/tx/sign.js';
-import { main } from '../../gateway/cli/main.js';
 import { blockKey } from '../../gateway/ledger/blocks.js';
 import { openDataDir } from '../../gateway/ledger/data-dir.js';
 import { Ledger } from '../../gateway/ledger/ledger.js';
 import type { LeafPosition } from '../../gateway/ledger/sequencer.js';
 import { removeTempDirs, tempDir } from '../ledger/ledger-harness.js';
+import { medgate } from '../support/cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Runs `medgate ...argv` in this process, capturing what it writes. */
-async function medgate(...argv: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 /** A usage or check error is one line with no stack trace. */
 function oneLine(text: string): void {
