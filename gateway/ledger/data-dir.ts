@@ -4,7 +4,7 @@
  * LevelDB's LOCK file keeps a second process, or a second open in this process, out: that
  * is reported as MG_ERR_DATA_DIR_LOCKED instead of risking a corrupt ledger.
  */
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Level } from 'level';
 import { GatewayErrorCode, MedgateError } from '../errors.js';
@@ -32,6 +32,11 @@ export interface DataDirOptions {
    * flushed): fewer, larger level-0 files cut compaction work per leaf by a third against 16 MiB.
    */
   writeBufferSize?: number;
+  /**
+   * Create `DIR/ledger/` when it is missing (only `medgate init` does). Default false: every
+   * other command opens an existing ledger and must not leave an empty one behind a typo.
+   */
+  create?: boolean;
 }
 
 export interface DataDir {
@@ -46,16 +51,31 @@ const FORMAT_KEY = metaKey(META.format);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Creates `dir` if needed and opens its ledger database. */
+/**
+ * Opens the ledger database of `dir`; creates it first only with `create: true`, otherwise a
+ * missing `DIR/ledger/` is MG_ERR_LEDGER_NOT_INITIALIZED and nothing is written.
+ */
 export async function openDataDir(dir: string, options: DataDirOptions = {}): Promise<DataDir> {
   const path = resolve(dir);
-  try {
-    await mkdir(join(path, LEDGER_SUBDIR), { recursive: true });
-  } catch (cause) {
-    throw new MedgateError(GatewayErrorCode.DATA_DIR_OPEN_FAILED, `cannot create data directory ${path}`, {
-      field: 'dir',
-      cause,
-    });
+  if (options.create === true) {
+    try {
+      await mkdir(join(path, LEDGER_SUBDIR), { recursive: true });
+    } catch (cause) {
+      throw new MedgateError(GatewayErrorCode.DATA_DIR_OPEN_FAILED, `cannot create data directory ${path}`, {
+        field: 'dir',
+        cause,
+      });
+    }
+  } else {
+    try {
+      await access(join(path, LEDGER_SUBDIR));
+    } catch {
+      throw new MedgateError(
+        GatewayErrorCode.LEDGER_NOT_INITIALIZED,
+        `no ledger in ${path} (run \`medgate init --data ${dir}\` first)`,
+        { field: 'dir' },
+      );
+    }
   }
   const db: LedgerDb = new Level<Uint8Array, Uint8Array>(join(path, LEDGER_SUBDIR), {
     keyEncoding: 'view',

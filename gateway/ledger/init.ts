@@ -202,7 +202,7 @@ export async function initLedger(options: InitOptions): Promise<InitResult> {
 }
 
 async function assertNoLedger(dir: string): Promise<void> {
-  const dataDir = await openDataDir(dir);
+  const dataDir = await openDataDir(dir, { create: true });
   try {
     if ((await new BlockStore(dataDir.db).tipHeight()) !== undefined) {
       throw new MedgateError(GatewayErrorCode.LEDGER_EXISTS, `${dir} already holds a ledger`, {
@@ -236,7 +236,7 @@ export async function writeGenesis(
       },
     );
   }
-  const dataDir = await openDataDir(dir);
+  const dataDir = await openDataDir(dir, { create: true });
   try {
     const store = new BlockStore(dataDir.db);
     if ((await store.tipHeight()) !== undefined) {

@@ -68,7 +68,7 @@ async function runConcurrent(count: number, concurrency: number, fn: () => Promi
 async function withLog<T>(options: ReadingLogOptions, fn: (log: ReadingLog) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'medgate-bench-log-'));
   try {
-    const dataDir = await openDataDir(dir);
+    const dataDir = await openDataDir(dir, { create: true });
     const log = await ReadingLog.open(dataDir, options);
     try {
       return await fn(log);

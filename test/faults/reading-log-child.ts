@@ -18,7 +18,7 @@ if (dir === undefined || !Number.isSafeInteger(concurrency) || concurrency < 1) 
   process.exit(2);
 }
 
-const dataDir = await openDataDir(dir);
+const dataDir = await openDataDir(dir, { create: true });
 const log = await ReadingLog.open(dataDir);
 // Seqs continue from the durable size, so a leaf written but not acked before a kill
 // never collides with a new one.

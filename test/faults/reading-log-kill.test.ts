@@ -96,7 +96,7 @@ describe('reading log survives SIGKILL at any instant', () => {
       expect(child.signal, context).toBe('SIGKILL');
       expect(child.readySize, context).toBeGreaterThanOrEqual(0);
 
-      const dataDir = await openDataDir(dir);
+      const dataDir = await openDataDir(dir, { create: true });
       try {
         const log = await ReadingLog.open(dataDir);
         const size = log.size;

@@ -33,7 +33,7 @@ afterEach(async () => {
  * are already in format 2, as a migration cut short after some batches leaves them.
  */
 async function format1Dir(migrated = LEAVES): Promise<MemoryTree> {
-  const dataDir = await openDataDir(dir);
+  const dataDir = await openDataDir(dir, { create: true });
   const log = await ReadingLog.open(dataDir);
   const tree = new MemoryTree();
   for (let i = 0; i < LEAVES; i++) {
@@ -88,7 +88,7 @@ async function expectMigrated(dataDir: DataDir, tree: MemoryTree): Promise<void>
 describe('data directory format 1 → 2', () => {
   it('moves every reading into its leaf record when the directory is opened', async () => {
     const tree = await format1Dir();
-    const dataDir = await openDataDir(dir);
+    const dataDir = await openDataDir(dir, { create: true });
     try {
       await expectMigrated(dataDir, tree);
     } finally {
@@ -98,7 +98,7 @@ describe('data directory format 1 → 2', () => {
 
   it('finishes a migration cut short by a crash', async () => {
     const tree = await format1Dir(25);
-    const dataDir = await openDataDir(dir);
+    const dataDir = await openDataDir(dir, { create: true });
     try {
       await expectMigrated(dataDir, tree);
     } finally {

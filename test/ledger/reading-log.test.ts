@@ -32,7 +32,7 @@ afterEach(async () => {
 });
 
 async function openLog(options: ReadingLogOptions = {}): Promise<{ dataDir: DataDir; log: ReadingLog }> {
-  const dataDir = await openDataDir(base);
+  const dataDir = await openDataDir(base, { create: true });
   open.push(dataDir);
   return { dataDir, log: await ReadingLog.open(dataDir, options) };
 }

@@ -53,7 +53,7 @@ beforeAll(async () => {
     await Promise.all(pending);
   }
   await ledger.close();
-  dataDir = await openDataDir(dir);
+  dataDir = await openDataDir(dir, { create: true });
   const store = new BlockStore(dataDir.db);
   const tip = (await store.tipHeight())!;
   for (let h = 0; h <= tip; h++) sizes.push((await store.block(h)).header.log.size);
