@@ -75,6 +75,7 @@ export const GatewayErrorCode = Object.freeze({
   AUTH_NO_GRANT: 'MG_ERR_AUTH_NO_GRANT',
   READING_NOT_FOUND: 'MG_ERR_READING_NOT_FOUND',
   READINGS_UNAVAILABLE: 'MG_ERR_READINGS_UNAVAILABLE',
+  CONSOLE_NOT_BUILT: 'MG_ERR_CONSOLE_NOT_BUILT',
 
   // Telemetry pipeline and reading store (gateway/telemetry/).
   READING_TOO_LARGE: 'MG_ERR_READING_TOO_LARGE',
@@ -104,6 +105,17 @@ export const GatewayErrorCode = Object.freeze({
   PACKET_TOO_LARGE: 'MG_ERR_PACKET_TOO_LARGE',
   LISTEN_FAILED: 'MG_ERR_LISTEN_FAILED',
   TLS_CONFIG: 'MG_ERR_TLS_CONFIG',
+
+  // Firmware service (gateway/updates/): image store, chunk server, status intake.
+  FW_NOT_RELEASED: 'MG_ERR_FW_NOT_RELEASED',
+  FW_IMAGE_MISMATCH: 'MG_ERR_FW_IMAGE_MISMATCH',
+  FW_IMAGE_MISSING: 'MG_ERR_FW_IMAGE_MISSING',
+  FW_NOT_OFFERED: 'MG_ERR_FW_NOT_OFFERED',
+  FW_ROLLOUT_HALTED: 'MG_ERR_FW_ROLLOUT_HALTED',
+  FW_ROLLOUT_EXPIRED: 'MG_ERR_FW_ROLLOUT_EXPIRED',
+  FW_BAD_OFFSET: 'MG_ERR_FW_BAD_OFFSET',
+  FW_STATUS_SPOOFED: 'MG_ERR_FW_STATUS_SPOOFED',
+  FW_STATUS_NOT_REPORT: 'MG_ERR_FW_STATUS_NOT_REPORT',
 });
 
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];

@@ -22,6 +22,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { Penalty } from './telemetry/penalty.js';
 import { createTelemetryPipeline, type TelemetryPipeline } from './telemetry/pipeline.js';
 import { ReadingStore } from './telemetry/reading-store.js';
+import { lazyUpdateHandlers, startUpdateService, type UpdateService } from './updates/service.js';
 import { VerifyPool } from './verify/pool.js';
 
 /** How long a graceful stop waits for each step before it moves on. */
@@ -50,6 +51,8 @@ export interface RunningGateway {
   readonly log: Logger;
   /** Absent when `options.telemetry` replaced it. */
   readonly pipeline: TelemetryPipeline | undefined;
+  /** The firmware service: offers, chunks, update statuses (gateway/updates/). */
+  readonly updates: UpdateService;
   /** Graceful stop (see the top of this file). Idempotent; rejects if a step failed. */
   stop(): Promise<void>;
 }
@@ -103,10 +106,11 @@ export async function startGateway(
     const telemetry: TelemetryHandler = options.telemetry ?? {
       handle: (client, payload, info) => pipeline!.handle(client, payload, info),
     };
+    let updates: UpdateService | undefined;
     const broker = await createGatewayBroker({
       ledger,
       verify: (job) => pool.verify(job),
-      handlers: { telemetry },
+      handlers: { telemetry, ...lazyUpdateHandlers(() => updates) },
       limits: config.limits,
       log,
       metrics,
@@ -137,6 +141,16 @@ export async function startGateway(
       await pipeline.ready;
     }
 
+    // Firmware updates: offers after every block, chunks on fw/get, statuses on update/status.
+    const firmware = await startUpdateService({
+      ledger,
+      publisher: broker.publisher,
+      log: log.child({ part: 'updates' }),
+    });
+    updates = firmware;
+    closers.push({ name: 'updates', close: () => firmware.close() });
+    blockListeners.push(firmware.onBlock);
+
     const listeners: Listeners = await startListeners({
       host: config.host,
       mqttPort: config.mqttPort,
@@ -159,6 +173,7 @@ export async function startGateway(
       log: log.child({ part: 'http' }),
       now,
       readiness: () => ({ mqtt: !stopping }),
+      wsPort: listeners.ports.ws,
     });
     const httpPort = await http.listen(config.httpPort, config.host).catch((cause: NodeJS.ErrnoException) => {
       throw new MedgateError(
@@ -197,6 +212,7 @@ export async function startGateway(
         }
       });
       if (pipeline !== undefined) await step('telemetry', () => pipeline!.close());
+      await step('updates', () => firmware.close());
       await step('broker', () => broker.close());
       await step('listeners', () => listeners.close(STOP_TIMEOUTS.socketsMs));
       await step('http', () => httpClosed);
@@ -216,6 +232,7 @@ export async function startGateway(
       metrics,
       log,
       pipeline,
+      updates: firmware,
       stop: () => {
         stopped ??= stop();
         return stopped;

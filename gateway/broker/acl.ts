@@ -3,33 +3,28 @@
  * of a session, a topic and the ledger state; the three aedes hooks call them. Everything not
  * listed is refused.
  *
- * | role      | publishes                                   | subscribes / receives                          |
- * | --------- | ------------------------------------------- | ---------------------------------------------- |
- * | device    | own `telemetry`, `update/status`, `fw/req/…` | own `events`, `update`, `fw/…` (not `fw/req/…`) |
- * | enrol     | nothing                                     | own `events`                                   |
- * | clinician | nothing                                     | `verified/{id}` of devices it has a grant for  |
- * | admin     | nothing                                     | `security`, `verified/{id}`, `verified/+`      |
+ * | role      | publishes                                 | subscribes / receives                         |
+ * | --------- | ----------------------------------------- | --------------------------------------------- |
+ * | device    | own `telemetry`, `update/status`, `fw/get` | own `events`, `update`, `fw/data`             |
+ * | enrol     | nothing                                   | own `events`                                  |
+ * | clinician | nothing                                   | `verified/{id}` of devices it has a grant for |
+ * | admin     | nothing                                   | `security`, `verified/{id}`, `verified/+`     |
  *
- * Gateway-owned topics (`events`, `update`, `verified/*`, `security`) are published by the
- * gateway only, through aedes' own publish, which bypasses these hooks. Wildcards: devices may
- * use them inside their own `fw/` subtree only (chunked transfers), admins only as
- * `mg/v1/verified/+`, clinicians never. The `fw/req/…` split is this gateway's convention for
- * the firmware transfer: requests go up under `req`, everything else under `fw/` comes down.
+ * Gateway-owned topics (`events`, `update`, `fw/data`, `verified/*`, `security`) are published
+ * by the gateway only, through aedes' own publish, which bypasses these hooks. Wildcards: admins
+ * only as `mg/v1/verified/+`, devices and clinicians never. The firmware transfer (update wire
+ * format v1): chunk requests go up on `fw/get`, chunks come down on `fw/data`; no other `fw/`
+ * topic is used.
  */
-import { ID_PATTERN } from '../../firmware-ts/protocol/ids.js';
-import {
-  MAX_FW_LEVELS,
-  parseTopic,
-  TOPIC_FILTERS,
-  TOPIC_PREFIX,
-  type Topic,
-} from '../../firmware-ts/protocol/topics.js';
+import { parseTopic, TOPIC_FILTERS, type Topic } from '../../firmware-ts/protocol/topics.js';
 import { hasAccess } from '../ledger/state/queries.js';
 import type { State } from '../ledger/state/state.js';
 import type { Session } from './sessions.js';
 
-/** First level under `mg/v1/dev/{id}/fw/` of the topics a device publishes requests on. */
-export const FW_REQUEST_LEVEL = 'req';
+/** `mg/v1/dev/{id}/fw/get`: chunk requests, device → gateway (update wire format v1). */
+export const FW_REQUEST_LEVEL = 'get';
+/** `mg/v1/dev/{id}/fw/data`: chunks, gateway → device. */
+export const FW_DATA_LEVEL = 'data';
 
 /** What a device publish is, for the hook that handles it. */
 export type IngressKind = 'telemetry' | 'updateStatus' | 'fw';
@@ -43,7 +38,11 @@ function parsed(topic: string): Topic | undefined {
 }
 
 function isFwRequest(topic: Topic): boolean {
-  return topic.kind === 'fw' && topic.rest[0] === FW_REQUEST_LEVEL;
+  return topic.kind === 'fw' && topic.rest.length === 1 && topic.rest[0] === FW_REQUEST_LEVEL;
+}
+
+function isFwData(topic: Topic): boolean {
+  return topic.kind === 'fw' && topic.rest.length === 1 && topic.rest[0] === FW_DATA_LEVEL;
 }
 
 /** The kind of ingress a device publish is, or undefined when the session may not publish there. */
@@ -72,7 +71,7 @@ export function mayReceive(session: Session, topic: string, state: State): boole
   switch (role) {
     case 'device':
       if (t.kind === 'security' || t.deviceId !== id) return false;
-      return t.kind === 'events' || t.kind === 'update' || (t.kind === 'fw' && !isFwRequest(t));
+      return t.kind === 'events' || t.kind === 'update' || isFwData(t);
     case 'clinician':
       return t.kind === 'verified' && hasAccess(state, id, t.deviceId);
     case 'admin':
@@ -88,20 +87,7 @@ export function mayReceive(session: Session, topic: string, state: State): boole
  */
 export function maySubscribe(session: Session, filter: string, state: State): boolean {
   if (!filter.includes('+') && !filter.includes('#')) return mayReceive(session, filter, state);
-  if (session.kind !== 'principal') return false;
-  const { role, id } = session.principal;
-  if (role === 'admin') return filter === TOPIC_FILTERS.verified;
-  if (role === 'device') return isOwnFwFilter(filter, id);
-  return false;
-}
-
-/** `mg/v1/dev/{id}/fw/` then 1 to MAX_FW_LEVELS levels of ids or `+`, or a final `#`. */
-function isOwnFwFilter(filter: string, id: string): boolean {
-  const prefix = `${TOPIC_PREFIX}/dev/${id}/fw/`;
-  if (!filter.startsWith(prefix)) return false;
-  const levels = filter.slice(prefix.length).split('/');
-  if (levels.length < 1 || levels.length > MAX_FW_LEVELS) return false;
-  return levels.every(
-    (level, i) => level === '+' || (level === '#' && i === levels.length - 1) || ID_PATTERN.test(level),
+  return (
+    session.kind === 'principal' && session.principal.role === 'admin' && filter === TOPIC_FILTERS.verified
   );
 }

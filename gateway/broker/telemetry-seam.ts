@@ -39,6 +39,6 @@ export interface IngressHandlers {
   readonly telemetry: TelemetryHandler;
   /** `mg/v1/dev/{id}/update/status` (firmware service). */
   readonly updateStatus?: TelemetryHandler;
-  /** `mg/v1/dev/{id}/fw/req/...` (firmware transfer). */
+  /** `mg/v1/dev/{id}/fw/get` (firmware chunk requests). */
   readonly fw?: TelemetryHandler;
 }

@@ -7,8 +7,10 @@
  */
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { decodeCbor } from '../../firmware-ts/protocol/cbor.js';
 import {
   eventsTopic,
+  fwTopic,
   SECURITY_TOPIC,
   TOPIC_FILTERS,
   telemetryTopic,
@@ -45,8 +47,12 @@ describe('acl rules', () => {
     const dev = session('device', 'd1');
     expect(publishKind(dev, 'mg/v1/dev/d1/telemetry')).toBe('telemetry');
     expect(publishKind(dev, 'mg/v1/dev/d1/update/status')).toBe('updateStatus');
-    expect(publishKind(dev, 'mg/v1/dev/d1/fw/req/chunk')).toBe('fw');
+    expect(publishKind(dev, 'mg/v1/dev/d1/fw/get')).toBe('fw');
     for (const topic of [
+      'mg/v1/dev/d1/fw/data',
+      'mg/v1/dev/d2/fw/get',
+      'mg/v1/dev/d1/fw/get/more',
+      'mg/v1/dev/d1/fw/req/chunk',
       'mg/v1/dev/d2/telemetry',
       'mg/v1/dev/d1/events',
       'mg/v1/dev/d1/update',
@@ -162,10 +168,28 @@ describe('through the gateway', () => {
     expect(await gw.ledger.log.indexOf('bp-cuff-001', 1)).toBeUndefined();
   });
 
-  test('an update status has no service on this gateway yet: MG_ERR_TOPIC_NOT_SERVED', async () => {
+  test('an update status that is no transaction is acknowledged, refused on the events topic, and the connection stays', async () => {
     const client = await gw.connect('bp-cuff-001');
-    await closedAfterPublish(client, updateStatusTopic('bp-cuff-001'), new Uint8Array([0xa0]));
-    expect(gw.lines.some((l) => l.code === G.TOPIC_NOT_SERVED && l.principal === 'bp-cuff-001')).toBe(true);
+    await client.subscribeAsync(eventsTopic('bp-cuff-001'), { qos: 1 });
+    const event = nextMessage(client, eventsTopic('bp-cuff-001'));
+    await client.publishAsync(updateStatusTopic('bp-cuff-001'), Buffer.from([0xa0]), { qos: 1 });
+    const decoded = decodeCbor(new Uint8Array((await event).payload)) as Map<string, unknown>;
+    expect(decoded.get('type')).toBe('status.rejected');
+    expect(String(decoded.get('code'))).toMatch(/^MG_ERR_(COSE|CBOR)_/);
+    expect(client.connected).toBe(true);
+    expect(gw.lines.some((l) => l.code === G.TOPIC_NOT_SERVED)).toBe(false);
+    client.end(true);
+  });
+
+  test("a device cannot publish to its own fw/data (gateway-owned) nor to another device's fw/get", async () => {
+    for (const topic of [fwTopic('wearable-003', 'data'), fwTopic('wearable-001', 'get')]) {
+      const client = await gw.connect('wearable-003');
+      await closedAfterPublish(client, topic, new Uint8Array([0xa0]));
+      expect(gw.logged('publish refused; closing the connection').at(-1)).toMatchObject({
+        code: G.PUBLISH_FORBIDDEN,
+        topic,
+      });
+    }
   });
 
   test("a device subscribes to its own events and update topics, not to another's, nor wildcards", async () => {
@@ -173,7 +197,11 @@ describe('through the gateway', () => {
     const filters = [
       eventsTopic('wearable-003'),
       updateTopic('wearable-003'),
-      'mg/v1/dev/wearable-003/fw/rel-1/#',
+      fwTopic('wearable-003', 'data'),
+      fwTopic('wearable-003', 'get'),
+      fwTopic('wearable-001', 'data'),
+      'mg/v1/dev/wearable-003/fw/#',
+      'mg/v1/dev/wearable-003/fw/+',
       eventsTopic('wearable-001'),
       updateTopic('wearable-001'),
       telemetryTopic('wearable-001'),
