@@ -33,6 +33,10 @@ export interface HttpDeps {
   readonly nonces?: NonceCache;
   /** More readiness checks of the composition root (broker listening, ...), by name. */
   readonly readiness?: () => Readonly<Record<string, boolean>>;
+  /** The MQTT-over-WebSocket port the web console connects to (null or absent: none). */
+  readonly wsPort?: number | null;
+  /** Where the console's files are (the package root); default found from this module. */
+  readonly consoleRoot?: string;
 }
 
 /** What every route module gets. */

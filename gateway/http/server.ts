@@ -11,7 +11,9 @@ import { TokenAuth } from './auth.js';
 import type { HttpDeps, RouteEnv } from './deps.js';
 import { HttpError, sendError } from './respond.js';
 import { Router } from './router.js';
+import { consoleRoutes } from './routes-console.js';
 import { deviceRoutes } from './routes-devices.js';
+import { firmwareRoutes } from './routes-firmware.js';
 import { healthRoutes } from './routes-health.js';
 import { ledgerRoutes } from './routes-ledger.js';
 import { readingRoutes } from './routes-readings.js';
@@ -43,6 +45,8 @@ export function createRouter(env: RouteEnv): Router {
   deviceRoutes(router, env);
   readingRoutes(router, env);
   txRoutes(router, env);
+  firmwareRoutes(router, env);
+  consoleRoutes(router, env);
   return router;
 }
 
