@@ -61,8 +61,23 @@ export function parseCommandArgs(command: Command, argv: readonly string[]): Par
     });
     return { values, positionals };
   } catch (cause) {
-    throw new UsageError((cause as Error).message);
+    throw new UsageError(parseArgsMessage(cause));
   }
+}
+
+/** node's parseArgs messages are long and multi-line; a user gets one short line instead. */
+function parseArgsMessage(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const option = /Option '(-[^' ]+)/.exec(message)?.[1] ?? /option '(-[^']+)'/i.exec(message)?.[1];
+  if (option !== undefined) {
+    if (/^Unknown option/.test(message)) return `unknown option '${option}'`;
+    if (/does not take an argument/.test(message)) return `${option} takes no value`;
+    if (/argument missing/.test(message)) return `${option} needs a value`;
+    if (/ambiguous/.test(message)) {
+      return `${option} needs a value (for one that starts with '-', write ${option}=VALUE)`;
+    }
+  }
+  return message.split('\n')[0] ?? message;
 }
 
 /** Returns the value of a string option, or throws a UsageError naming it when required. */
