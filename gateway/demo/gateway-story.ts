@@ -6,23 +6,16 @@
  * offline. The demo plays the device with the protocol library and mqtt.js, as a device
  * maker's firmware would.
  */
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { toHex } from '../../firmware-ts/protocol/bytes.js';
 import { decodeCbor } from '../../firmware-ts/protocol/cbor.js';
-import {
-  type CoseSigner,
-  chainAad,
-  signCoseSign1,
-  signerFromSecretKey,
-} from '../../firmware-ts/protocol/cose.js';
-import { encodeConnectToken } from '../../firmware-ts/protocol/decode/connect.js';
+import { chainAad, signCoseSign1, signerFromSecretKey } from '../../firmware-ts/protocol/cose.js';
 import { encodeReading, type Observation } from '../../firmware-ts/protocol/decode/reading.js';
 import { nobleBackend } from '../../firmware-ts/protocol/ed25519/noble.js';
 import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
-import { decodePrivateKeyPem, decodePublicKeyPem } from '../../firmware-ts/protocol/pem.js';
+import { decodePublicKeyPem } from '../../firmware-ts/protocol/pem.js';
 import { decodeReceipt, verifyReceipt } from '../../firmware-ts/protocol/receipt.js';
 import { eventsTopic, telemetryTopic, verifiedTopic } from '../../firmware-ts/protocol/topics.js';
 import { signTx } from '../../firmware-ts/protocol/tx/sign.js';
@@ -33,67 +26,27 @@ import {
   verifyVerifiedReading,
 } from '../../firmware-ts/protocol/verified-reading.js';
 import { loadConfig } from '../config.js';
-import { DEMO_INDEX_FILE, DEMO_KEYS_DIR, type DemoKeyIndex } from '../ledger/init.js';
 import { AUTHORITY_PUB_FILE } from '../ledger/ledger.js';
 import { createLogger } from '../log.js';
 import { type RunningGateway, startGateway } from '../server.js';
 import { check, type Narrator } from './narrator.js';
+import { connectMqtt, connectToken, loadPrincipal, type Principal, readDemoIndex } from './principals.js';
 
 const DEVICE = 'wearable-002';
 const READINGS = 20;
 /** Seq whose SpO2 falls into the NEWS2 red band (≤ 91 %), to show an alert reaching the clinician. */
 const DETERIORATION = 14;
 
-interface Principal {
-  readonly id: string;
-  readonly secret: Uint8Array;
-  readonly pub: Uint8Array;
-  readonly signer: CoseSigner;
-}
-
-function connect(url: string, principal: string, password: Uint8Array): Promise<MqttClient> {
-  const client = mqtt.connect(url, {
-    protocolVersion: 4,
-    clientId: principal,
-    username: principal,
-    password: Buffer.from(password),
-    reconnectPeriod: 0,
-    connectTimeout: 5_000,
-  });
-  return new Promise((resolve, reject) => {
-    client.once('connect', () => resolve(client));
-    client.once('error', (err) => {
-      client.end(true);
-      reject(err);
-    });
-  });
-}
-
 /** Runs the gateway chapter on the ledger in `dir` (created by the ledger chapter). */
 export async function gatewayStory(narrator: Narrator, dir: string): Promise<void> {
-  const index = JSON.parse(await readFile(join(dir, DEMO_KEYS_DIR, DEMO_INDEX_FILE), 'utf8')) as DemoKeyIndex;
-  const load = async (role: string, id: string): Promise<Principal> => {
-    const entry = index.keys.find((k) => k.role === role && k.id === id);
-    if (!entry) throw new Error(`no demo key for ${role} ${id}`);
-    const secret = decodePrivateKeyPem(await readFile(join(dir, DEMO_KEYS_DIR, entry.key), 'utf8'));
-    return {
-      id,
-      secret,
-      pub: nodeBackend.publicKey(secret),
-      signer: signerFromSecretKey(secret, nodeBackend),
-    };
-  };
+  const index = await readDemoIndex(dir);
+  const load = (role: string, id: string) => loadPrincipal(dir, index, role, id);
   const chain = index.chain;
   const aad = chainAad(chain);
   const admin = await load('admin', 'bob');
   const clinician = await load('clinician', 'dr-lee');
   const device = await load('device', DEVICE);
-  const token = (p: Principal, principal: string) =>
-    signCoseSign1(
-      encodeConnectToken({ dev: principal, t: Date.now(), nonce: randomBytes(16) }),
-      p.signer,
-      aad,
-    );
+  const token = (p: Principal, principal: string) => connectToken(p, principal, chain);
   const reading = (seq: number, obs: readonly Observation[], signer = device.signer) =>
     signCoseSign1(encodeReading({ dev: DEVICE, seq, t: Date.now(), obs }), signer, aad);
 
@@ -161,7 +114,7 @@ export async function gatewayStory(narrator: Narrator, dir: string): Promise<voi
     );
 
     await narrator.step('Dr Lee connects with her signed token and subscribes to the wearable.', async () => {
-      const client = await connect(
+      const client = await connectMqtt(
         mqttUrl,
         `clinician:${clinician.id}`,
         token(clinician, `clinician:${clinician.id}`),
@@ -177,7 +130,7 @@ export async function gatewayStory(narrator: Narrator, dir: string): Promise<voi
     await narrator.step(
       `${DEVICE} streams ${READINGS} signed readings at QoS 1; each PUBACK means "on disk".`,
       async () => {
-        const client = await connect(mqttUrl, DEVICE, token(device, DEVICE));
+        const client = await connectMqtt(mqttUrl, DEVICE, token(device, DEVICE));
         clients.push(client);
         for (let seq = 1; seq <= READINGS; seq++) {
           const spo2 = seq === DETERIORATION ? 89 : 96 + (seq % 3);
@@ -248,7 +201,7 @@ export async function gatewayStory(narrator: Narrator, dir: string): Promise<voi
       check(codes.length === 2, `two refusals reported to the device (got ${codes.join(', ')})`);
       let stranger = 'accepted';
       try {
-        const c = await connect(mqttUrl, 'wearable-999', token(device, 'wearable-999'));
+        const c = await connectMqtt(mqttUrl, 'wearable-999', token(device, 'wearable-999'));
         c.end(true);
       } catch (err) {
         stranger = `CONNACK ${(err as { code?: number }).code ?? '?'}`;

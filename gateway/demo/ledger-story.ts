@@ -4,6 +4,7 @@
  * checkpoints, and a receipt for a random reading and a consistency proof verify offline
  * with the authority's public key alone. Finally `ledger verify` replays everything.
  */
+import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHex } from '../../firmware-ts/protocol/bytes.js';
@@ -15,10 +16,12 @@ import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
 import { decodePrivateKeyPem, decodePublicKeyPem } from '../../firmware-ts/protocol/pem.js';
 import { decodeReceipt, encodeReceipt, verifyReceipt } from '../../firmware-ts/protocol/receipt.js';
 import { signTx } from '../../firmware-ts/protocol/tx/sign.js';
+import { receiptCommands } from '../cli/commands/receipt.js';
 import { DEMO_INDEX_FILE, DEMO_KEYS_DIR, type DemoKeyEntry, initLedger } from '../ledger/init.js';
 import { AUTHORITY_PUB_FILE, Ledger } from '../ledger/ledger.js';
 import { deviceOf } from '../ledger/state/queries.js';
 import { verifyLedgerDir } from '../ledger/verify.js';
+import { runMedgate } from './cli-runner.js';
 import { check, type Narrator } from './narrator.js';
 
 const READINGS = 300;
@@ -164,14 +167,46 @@ export async function ledgerStory(narrator: Narrator, dir: string): Promise<void
 
 /** The auditor's step: `medgate ledger verify` on `dir`, after everything else has run. */
 export async function auditStory(narrator: Narrator, dir: string): Promise<void> {
+  let leaves = 0;
   await narrator.step(
     'An auditor runs `medgate ledger verify`: the chain replays from genesis.',
     async () => {
       const report = await verifyLedgerDir(dir);
       check(report.ok, `verify: ${report.failure?.code ?? ''} ${report.failure?.message ?? ''}`);
+      leaves = report.leaves;
       return [
         `${report.blocks} blocks, ${report.txs} transactions, ${report.leaves} leaves: every signature, rule, link and checkpoint holds`,
       ];
+    },
+  );
+
+  await narrator.step(
+    "A receipt for a random reading is written out and verified offline with the authority's public key.",
+    async () => {
+      const index = randomInt(leaves);
+      const file = join(dir, `receipt-${index}.json`);
+      const get = await runMedgate(receiptCommands, [
+        'receipt',
+        'get',
+        '--index',
+        String(index),
+        '--data',
+        dir,
+        '--out',
+        file,
+      ]);
+      const verify = await runMedgate(receiptCommands, [
+        'receipt',
+        'verify',
+        file,
+        '--authority',
+        join(dir, AUTHORITY_PUB_FILE),
+      ]);
+      check(
+        verify.out.some((l) => l.startsWith('receipt valid')),
+        'the receipt verifies',
+      );
+      return [get.line, verify.line, ...verify.out].map((l) => l.replaceAll(dir, '$DATA'));
     },
   );
 }

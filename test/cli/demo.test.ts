@@ -19,8 +19,15 @@ describe('medgate demo', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const steps = run.stdout.match(/^\s*\d+\. .*\[ok, \d+ ms\]$/gm) ?? [];
-    expect(steps.length).toBeGreaterThanOrEqual(21);
-    expect(run.stdout).not.toContain('FAILED');
+    expect(steps.length).toBeGreaterThanOrEqual(30);
+    // DESIGN §7: the fleet enrols, the rollout is approved 2 of 3, one device rolls back,
+    // and a receipt of a random reading verifies offline.
+    expect(run.stdout).toMatch(/self-enrolled \(model wearable-v1/);
+    expect(run.stdout).toMatch(/authorised, active/);
+    expect(run.stdout).toMatch(/: rolledBack \(MG_ERR_UPDATE_SELF_TEST_FAILED\)/);
+    expect(run.stdout.match(/: confirmed$/gm)?.length).toBe(2);
+    expect(run.stdout).toMatch(/receipt valid: leaf \d+/);
+    expect(run.stdout).not.toContain('[FAILED]');
     expect(run.stdout).toMatch(new RegExp(`All ${steps.length} steps did what they say\\.`));
   }, 120_000);
 

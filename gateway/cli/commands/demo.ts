@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fleetStory } from '../../demo/fleet-story.js';
 import { gatewayStory } from '../../demo/gateway-story.js';
 import { auditStory, ledgerStory } from '../../demo/ledger-story.js';
 import { createNarrator } from '../../demo/narrator.js';
@@ -36,7 +37,10 @@ export const demoCommand: Command = {
       io.out('Part 3: the gateway (MQTT, HTTP API, clinician feed)');
       await gatewayStory(narrator, dir);
       io.out('');
-      io.out('Part 4: the audit');
+      io.out('Part 4: a fleet and a firmware update');
+      await fleetStory(narrator, dir);
+      io.out('');
+      io.out('Part 5: the audit');
       await auditStory(narrator, dir);
       return narrator.finish() === 0 ? ExitCode.OK : ExitCode.FAILED;
     } finally {
