@@ -25,7 +25,7 @@ export const ATTACKS = Object.freeze([
 export type AttackName = (typeof ATTACKS)[number];
 
 export const SIM_OPTIONS: Readonly<Record<string, SimOptionSpec>> = Object.freeze({
-  gateway: {
+  mqtt: {
     type: 'string',
     value: 'URL',
     description: 'MQTT URL of the gateway (default mqtt://127.0.0.1:1883)',
@@ -210,9 +210,9 @@ export function parseSimArgs(argv: readonly string[]): SimConfig {
       throw new SimUsageError(`--attack: unknown mode '${a}' (one of ${ATTACKS.join(', ')})`);
     }
   }
-  const gateway = text(values, 'gateway') ?? 'mqtt://127.0.0.1:1883';
+  const gateway = text(values, 'mqtt') ?? 'mqtt://127.0.0.1:1883';
   if (!/^(mqtts?|wss?):\/\/[^\s]+$/.test(gateway)) {
-    throw new SimUsageError(`--gateway must be an mqtt://, mqtts://, ws:// or wss:// URL, got '${gateway}'`);
+    throw new SimUsageError(`--mqtt must be an mqtt://, mqtts://, ws:// or wss:// URL, got '${gateway}'`);
   }
   const seconds = decimal(values, 'duration', 0.001, 7 * 24 * 3600);
   const config: SimConfig = {

@@ -67,7 +67,7 @@ export async function fleetStory(narrator: Narrator, dir: string): Promise<void>
       `A simulated fleet of ${FLEET} wearables enrols itself with acme's attestation and streams.`,
       async () => {
         sim = startSim([
-          '--gateway',
+          '--mqtt',
           `mqtt://127.0.0.1:${gateway!.ports.mqtt}`,
           '--data',
           dir,

@@ -56,7 +56,7 @@ describe('medgate sim', () => {
     [['--chain', 'c', '--attack', 'teleport'], "unknown mode 'teleport'"],
     [['--chain', 'c', '--profile', 'toaster'], "unknown profile 'toaster'"],
     [['--devices', '2'], 'give --data DIR'],
-    [['--chain', 'c', '--gateway', 'http://x'], '--gateway must be'],
+    [['--chain', 'c', '--mqtt', 'http://x'], '--mqtt must be'],
     [['--chain', 'c', '--bogus'], "Unknown option '--bogus'"],
   ])('refuses %j with one line and exit 2', async (argv, message) => {
     const { code, out, err } = await runCaptured(...argv);
@@ -74,7 +74,7 @@ describe('medgate sim', () => {
       '1',
       '--readings',
       '1',
-      '--gateway',
+      '--mqtt',
       'mqtt://127.0.0.1:1',
     );
     expect(code).toBe(1);

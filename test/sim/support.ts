@@ -15,7 +15,7 @@ export interface SimRun {
 export function startSim(gw: TestGateway, args: readonly string[], signal?: AbortSignal): SimRun {
   const events: SimLine[] = [];
   const err: string[] = [];
-  const done = runSim(['--gateway', gw.url(), '--data', gw.dir, '--json', '--retry-ms', '100', ...args], {
+  const done = runSim(['--mqtt', gw.url(), '--data', gw.dir, '--json', '--retry-ms', '100', ...args], {
     out: (line) => events.push(JSON.parse(line) as SimLine),
     err: (line) => err.push(line),
     ...(signal === undefined ? {} : { signal }),

@@ -20,7 +20,7 @@ const s = (value: string, description: string): OptionSpec =>
   Object.freeze({ type: 'string', value, description });
 
 export const SIM_COMMAND_OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
-  gateway: s('URL', 'MQTT URL of the gateway (default mqtt://127.0.0.1:1883)'),
+  mqtt: s('URL', 'MQTT URL of the gateway (default mqtt://127.0.0.1:1883)'),
   data: s('DIR', "a 'medgate init --demo' data dir: chain id and vendor key from demo-keys/index.json"),
   chain: s('ID', 'chain id (external_aad of every signature); needed without --data'),
   'vendor-key': s('FILE', 'vendor private key (PKCS#8 PEM) that attests new devices; needed without --data'),
