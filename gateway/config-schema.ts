@@ -155,6 +155,16 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = Object.freeze([
     description: 'A block is cut at least this often (DESIGN §4).',
   }),
   field({
+    path: 'heartbeatMs',
+    env: 'MEDGATE_HEARTBEAT_MS',
+    flag: 'heartbeat-ms',
+    rule: int(0, HOUR),
+    default: 60_000,
+    value: 'MS',
+    description:
+      'An idle gateway still cuts an empty block this often, so devices see a fresh signed time (DESIGN §5 freeze attacks) and scheduled rollouts open; 0 = never.',
+  }),
+  field({
     path: 'maxTxPerBlock',
     env: 'MEDGATE_MAX_TX_PER_BLOCK',
     flag: 'max-tx-per-block',

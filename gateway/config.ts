@@ -51,6 +51,7 @@ export interface GatewayConfig {
   /** null: no TLS files given. Paths are absolute. */
   readonly tls: TlsFiles | null;
   readonly blockIntervalMs: number;
+  readonly heartbeatMs: number;
   readonly maxTxPerBlock: number;
   readonly limits: GatewayLimits;
   readonly verifyThreads: number;
@@ -303,6 +304,7 @@ export const DEFAULT_CONFIG: Readonly<Omit<GatewayConfig, 'dataDir'>> = deepFree
   httpPort: spec('httpPort').default as number,
   tls: null,
   blockIntervalMs: spec('blockIntervalMs').default as number,
+  heartbeatMs: spec('heartbeatMs').default as number,
   maxTxPerBlock: spec('maxTxPerBlock').default as number,
   limits: {
     maxPayloadBytes: spec('limits.maxPayloadBytes').default as number,
@@ -376,6 +378,7 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
     httpPort: get('httpPort') as number,
     tls,
     blockIntervalMs: get('blockIntervalMs') as number,
+    heartbeatMs: get('heartbeatMs') as number,
     maxTxPerBlock: get('maxTxPerBlock') as number,
     limits: {
       maxPayloadBytes: get('limits.maxPayloadBytes') as number,

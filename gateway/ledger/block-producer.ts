@@ -45,6 +45,12 @@ export interface ProducedBlock {
 export interface BlockProducerOptions {
   /** Cut every this many ms; 0 = only on demand and on count. */
   readonly intervalMs: number;
+  /**
+   * When > 0, an idle ledger still cuts an empty block once its last block is this old, so
+   * devices keep learning a fresh signed time (DESIGN §5: freeze attacks are judged against the
+   * newest block time a device saw) and rollouts whose not-before has passed open. 0 = never.
+   */
+  readonly heartbeatMs?: number;
   readonly maxTxPerBlock: number;
   /** Write a state snapshot with every block whose height is a multiple of this. */
   readonly snapshotEvery: number;
@@ -167,7 +173,9 @@ export class BlockProducer {
     }
     // Durable size and root at one instant (ReadingLog.checkpoint): never a leaf still in flight.
     const checkpoint = log.checkpoint();
-    if (included.length === 0 && checkpoint.size === head.block.header.log.size) {
+    const heartbeat = this.#options.heartbeatMs ?? 0;
+    const due = heartbeat > 0 && at.time - head.block.header.t >= heartbeat;
+    if (included.length === 0 && checkpoint.size === head.block.header.log.size && !due) {
       pool.settle(head.state, at, refused);
       return undefined;
     }

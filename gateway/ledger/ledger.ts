@@ -55,6 +55,8 @@ export interface LedgerOptions {
   authoritySecretKey?: Uint8Array;
   /** Cut a block every this many ms; 0 = only on count, `cutBlock()` and close. Default 1000. */
   blockIntervalMs?: number;
+  /** An idle ledger cuts an empty block once its last one is this old (block-producer.ts); 0 = never. */
+  heartbeatMs?: number;
   /** Cut at once when this many transactions wait. Default 1000. */
   maxTxPerBlock?: number;
   /** Store a state snapshot every this many blocks. Default 100. */
@@ -73,6 +75,16 @@ export interface LedgerOptions {
 function positiveInt(value: number, name: string): number {
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new MedgateError(ProtocolErrorCode.BAD_ARGUMENT, `${name} must be a positive integer`, {
+      field: name,
+      got: value,
+    });
+  }
+  return value;
+}
+
+function nonNegativeInt(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new MedgateError(ProtocolErrorCode.BAD_ARGUMENT, `${name} must be an integer >= 0`, {
       field: name,
       got: value,
     });
@@ -117,13 +129,10 @@ export class Ledger implements Sequencer {
         parts.head.state,
         positiveInt(options.maxPendingTx ?? LEDGER_DEFAULTS.maxPendingTx, 'maxPendingTx'),
       );
-      const intervalMs = options.blockIntervalMs ?? LEDGER_DEFAULTS.blockIntervalMs;
-      if (!Number.isSafeInteger(intervalMs) || intervalMs < 0) {
-        throw new MedgateError(ProtocolErrorCode.BAD_ARGUMENT, 'blockIntervalMs must be an integer >= 0', {
-          field: 'blockIntervalMs',
-          got: intervalMs,
-        });
-      }
+      const intervalMs = nonNegativeInt(
+        options.blockIntervalMs ?? LEDGER_DEFAULTS.blockIntervalMs,
+        'blockIntervalMs',
+      );
       this.#producer = new BlockProducer(
         {
           store: parts.store,
@@ -135,6 +144,7 @@ export class Ledger implements Sequencer {
         parts.head,
         {
           intervalMs,
+          heartbeatMs: nonNegativeInt(options.heartbeatMs ?? 0, 'heartbeatMs'),
           maxTxPerBlock: positiveInt(options.maxTxPerBlock ?? LEDGER_DEFAULTS.maxTxPerBlock, 'maxTxPerBlock'),
           snapshotEvery: positiveInt(options.snapshotEvery ?? LEDGER_DEFAULTS.snapshotEvery, 'snapshotEvery'),
           now: this.#now,

@@ -251,6 +251,7 @@ describe('each invalid field is refused with its path and source', () => {
     ['tls.keyFile', '/definitely/missing.pem', 1],
     ['tls.caFile', '/definitely/missing.pem', ['a']],
     ['blockIntervalMs', '49', 3_600_001],
+    ['heartbeatMs', '-1', 3_600_001],
     ['maxTxPerBlock', '0', 100_001],
     ['limits.maxPayloadBytes', '255', 16 * 1024 * 1024 + 1],
     ['limits.skewMs', '999', 86_400_001],

@@ -108,6 +108,21 @@ describe('Ledger.open', () => {
     await reader.close();
   });
 
+  it('cuts an empty heartbeat block only once the last block is heartbeatMs old', async () => {
+    const dir = await genesisDir();
+    const clock = new TestClock();
+    const ledger = await openTestLedger(dir, clock, { heartbeatMs: 60_000 });
+    const genesisTime = ledger.tip.header.t;
+    clock.advance(59_999);
+    expect(await ledger.cutBlock()).toBeUndefined(); // idle and not yet due: nothing to sign
+    clock.advance(1);
+    const beat = await ledger.cutBlock();
+    expect(beat?.header).toMatchObject({ height: 1, txCount: 0, t: genesisTime + 60_000 });
+    expect(await ledger.cutBlock()).toBeUndefined();
+    await ledger.close();
+    expect((await verifyLedgerDir(dir)).ok).toBe(true);
+  });
+
   it('applies every transaction again at the cut, with the block time: expired proposals are refused then', async () => {
     const dir = await genesisDir();
     const clock = new TestClock();
