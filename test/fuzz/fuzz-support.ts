@@ -15,6 +15,7 @@ import { MedgateError, ProtocolErrorCode } from '../../firmware-ts/protocol/erro
 import { GatewayErrorCode } from '../../gateway/errors.js';
 import { StateErrorCode } from '../../gateway/ledger/state/errors.js';
 import { propertyRuns } from '../support/runs.js';
+import { editAt, isRecord, type Path, paths, REMOVE } from '../support/tree-edit.js';
 
 /** Cases for one target: MEDGATE_FUZZ_RUNS if set, else `short` scaled by MEDGATE_PROPERTY_SCALE. */
 export function fuzzRuns(short: number): number {
@@ -176,8 +177,6 @@ export function applyByteEdits(bytes: Uint8Array, edits: readonly ByteEdit[]): U
 // ---------------------------------------------------------------------------------------------
 // Structured mutations of a decoded tree (Maps, arrays, plain objects, CborTags)
 
-type Key = string | number | unknown;
-
 export type TreeEdit = {
   /** Picks the node (modulo the number of nodes). */
   readonly node: number;
@@ -202,46 +201,6 @@ export function treeEdits(values: fc.Arbitrary<unknown> = cborValue): fc.Arbitra
   return fc.array(treeEdit(values), { minLength: 1, maxLength: 3 });
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
-}
-
-function paths(value: unknown, prefix: readonly Key[] = [], out: Key[][] = []): Key[][] {
-  out.push([...prefix]);
-  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) paths(value[i], [...prefix, i], out);
-  else if (value instanceof Map) for (const [k, v] of value) paths(v, [...prefix, k], out);
-  else if (value instanceof CborTag) paths(value.value, [...prefix, 'value'], out);
-  else if (isRecord(value)) for (const [k, v] of Object.entries(value)) paths(v, [...prefix, k], out);
-  return out;
-}
-
-const REMOVE = Symbol('remove');
-
-function editAt(value: unknown, path: readonly Key[], edit: (old: unknown) => unknown): unknown {
-  if (path.length === 0) return edit(value);
-  const [head, ...rest] = path;
-  if (Array.isArray(value)) {
-    const copy = [...value];
-    const next = editAt(copy[head as number], rest, edit);
-    if (next === REMOVE) copy.splice(head as number, 1);
-    else copy[head as number] = next;
-    return copy;
-  }
-  if (value instanceof Map) {
-    const copy = new Map(value);
-    const next = editAt(copy.get(head), rest, edit);
-    if (next === REMOVE) copy.delete(head);
-    else copy.set(head, next);
-    return copy;
-  }
-  if (value instanceof CborTag) return new CborTag(value.tag, editAt(value.value, rest, edit));
-  const copy = { ...(value as Record<string, unknown>) };
-  const next = editAt(copy[head as string], rest, edit);
-  if (next === REMOVE) delete copy[head as string];
-  else copy[head as string] = next;
-  return copy;
-}
-
 /** The same value as another type of the same "size": what a confused encoder would send. */
 function retype(old: unknown): unknown {
   if (typeof old === 'number') return Number.isInteger(old) ? String(old) : Math.trunc(old);
@@ -263,7 +222,7 @@ function nudge(old: unknown): unknown {
 
 export function applyTreeEdit(tree: unknown, edit: TreeEdit): unknown {
   const all = paths(tree);
-  const path = all[edit.node % all.length] as Key[];
+  const path = all[edit.node % all.length] as Path;
   switch (edit.op) {
     case 'replace':
       return editAt(tree, path, () => edit.value);

@@ -42,6 +42,7 @@ import { decodeLedgerEntry } from '../../firmware-ts/protocol/tx/entry.js';
 import { decodeTx, signTx } from '../../firmware-ts/protocol/tx/sign.js';
 import { decodeVerifiedReading, encodeVerifiedReading } from '../../firmware-ts/protocol/verified-reading.js';
 import { checkObservation, news2Alerts } from '../../firmware-ts/protocol/vitals.js';
+import { editAt, isRecord, paths, REMOVE } from '../support/tree-edit.js';
 import coseVector from '../vectors/cose-eddsa-sig-01.json' with { type: 'json' };
 
 // ---------------------------------------------------------------------------------------------
@@ -410,48 +411,6 @@ function refuses(subject: Subject, input: unknown): void {
 
 // Every edit of a structure: each node replaced by each junk value, removed, or given an
 // extra key. Works through Maps, arrays and plain objects; copies only along the path.
-type Path = readonly (string | number | unknown)[];
-
-function paths(value: unknown, prefix: Path = []): Path[] {
-  const out: Path[] = [prefix];
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) out.push(...paths(value[i], [...prefix, i]));
-  } else if (value instanceof Map) for (const [k, v] of value) out.push(...paths(v, [...prefix, k]));
-  else if (value instanceof CborTag) out.push(...paths(value.value, [...prefix, 'value']));
-  else if (isRecord(value)) for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, k]));
-  return out;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
-}
-
-const REMOVE = Symbol('remove');
-
-function editAt(value: unknown, path: Path, edit: (old: unknown) => unknown): unknown {
-  if (path.length === 0) return edit(value);
-  const [head, ...rest] = path;
-  if (Array.isArray(value)) {
-    const copy = [...value];
-    const next = editAt(copy[head as number], rest, edit);
-    if (next === REMOVE) copy.splice(head as number, 1);
-    else copy[head as number] = next;
-    return copy;
-  }
-  if (value instanceof Map) {
-    const copy = new Map(value);
-    const next = editAt(copy.get(head), rest, edit);
-    if (next === REMOVE) copy.delete(head);
-    else copy.set(head, next);
-    return copy;
-  }
-  if (value instanceof CborTag) return new CborTag(value.tag, editAt(value.value, rest, edit));
-  const copy = { ...(value as Record<string, unknown>) };
-  const next = editAt(copy[head as string], rest, edit);
-  if (next === REMOVE) delete copy[head as string];
-  else copy[head as string] = next;
-  return copy;
-}
 
 function* edits(valid: unknown): Generator<unknown> {
   for (const path of paths(valid)) {
