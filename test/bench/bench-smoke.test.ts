@@ -46,8 +46,19 @@ describe('npm run bench', () => {
 
   it('runs the crypto suite with --quick and writes its rows as JSON', { timeout: 20_000 }, async () => {
     const file = join(dir, 'crypto.json');
-    const { stdout } = await bench('crypto', '--quick', '--json', file);
+    const { stdout, stderr } = await bench('crypto', '--quick', '--json', file);
     expect(stdout.split('\n')[0]).toMatch(/^machine: \d+ x .+, node v\d+/);
+    // Progress goes to stderr, as plain lines when it is not a terminal: one per part, then the total.
+    const progress = stderr.split('\n').filter((line) => line.startsWith('bench'));
+    expect(progress.slice(0, 3).map((line) => line.replace(/^bench \d+:\d\d /, ''))).toEqual([
+      '[1/3] crypto: crypto.ts',
+      '[2/3] crypto: cbor.ts',
+      '[3/3] crypto: merkle.ts',
+    ]);
+    expect(progress.at(-1)).toMatch(/^bench: done in \d+:\d\d$/);
+    expect(stderr).not.toContain('\x1b[');
+    // No e2e suite in the run, so no chart beside the JSON.
+    await expect(readFile(join(dir, 'crypto.svg'))).rejects.toMatchObject({ code: 'ENOENT' });
 
     const out = JSON.parse(await readFile(file, 'utf8')) as {
       machine: Machine;

@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { progress } from './progress.js';
 
 export interface Row {
   readonly bench: string;
@@ -16,6 +17,11 @@ export interface Row {
   /** 'max': the value should stay under `target` (latency, memory); default 'min': at least `target`. */
   readonly targetKind?: 'min' | 'max';
   readonly note?: string;
+  /**
+   * Machine-readable facets of the row (e.g. `{ publishers: 5, design: 'medgate', metric:
+   * 'throughput' }`), for the chart and for readers of the JSON; not printed in the table.
+   */
+  readonly params?: Readonly<Record<string, string | number>>;
 }
 
 export interface BenchOptions {
@@ -207,10 +213,16 @@ export function printTable(rows: readonly Row[], title?: string): void {
 export async function writeJson(
   rows: readonly Row[],
   file: string,
-  info: { machine?: Machine; quick?: boolean } = {},
+  info: {
+    machine?: Machine;
+    quick?: boolean;
+    /** Scripts that threw (npm run bench goes on without their rows); omitted when none did. */
+    failed?: readonly { suite: string; part: string; error: string }[];
+  } = {},
 ): Promise<void> {
-  const { machine = captureMachine(), quick = false } = info;
-  await writeFile(file, `${JSON.stringify({ machine, quick, rows }, null, 2)}\n`);
+  const { machine = captureMachine(), quick = false, failed = [] } = info;
+  const out = failed.length === 0 ? { machine, quick, rows } : { machine, quick, failed, rows };
+  await writeFile(file, `${JSON.stringify(out, null, 2)}\n`);
 }
 
 /** True when the module at `url` is the script node was started with. */
@@ -218,10 +230,17 @@ export function isMain(url: string): boolean {
   return process.argv[1] !== undefined && url === pathToFileURL(process.argv[1]).href;
 }
 
-/** A script run alone: the machine line, then its table. */
+/** A script run alone: the machine line, then its table; progress on stderr while it runs. */
 export async function standalone(run: Bench): Promise<void> {
   const machine = captureMachine();
-  const rows = await run();
+  progress.enabled = true;
+  let rows: Row[];
+  try {
+    rows = await run();
+  } finally {
+    progress.done();
+    progress.enabled = false;
+  }
   console.log(machineLine(machine));
   printTable(rows);
 }
