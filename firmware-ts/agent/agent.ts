@@ -166,6 +166,11 @@ export class UpdateAgent {
   private async run(bytes: Uint8Array): Promise<OfferOutcome> {
     const installed = await this.installedSeq();
     if (bytes.length === 0) return { status: 'ignored', seq: installed }; // a cleared offer
+    // A trial boot not yet finished by resume(): the slot an update would erase is the one
+    // booted, and its rollout is still open. Nothing may start until the trial ends.
+    if ((await this.state.trial()) !== undefined) {
+      return { status: 'ignored', code: UpdateErrorCode.BUSY, seq: installed };
+    }
     const key = toHex(sha256(bytes));
     if (this.refused.has(key)) return { status: 'ignored', seq: installed };
     let offer: ReturnType<typeof decodeOffer>;
@@ -260,6 +265,12 @@ export class UpdateAgent {
   }
 
   private async fail(rollout: Uint8Array, installed: number, err: MedgateError): Promise<OfferOutcome> {
+    // A failure after the trial was marked (the trial boot itself refused, say) drops the trial:
+    // left behind, it would hold every later offer as BUSY until the next reboot.
+    if ((await this.state.trial()) !== undefined) {
+      await this.options.slots.rollback();
+      await this.state.clearTrial();
+    }
     await this.state.clearProgress();
     await this.state.markDone(rollout);
     this.log('warn', 'update failed', {

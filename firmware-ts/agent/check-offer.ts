@@ -11,7 +11,7 @@
  *  6. The proposal and approvals: `proposal.create` of `rollout.authorize`, its id is the
  *     offer's rollout id, every approval names it, and the distinct bundle admins that signed
  *     them reach the bundle's threshold (a signature by a key not in the bundle, or not
- *     verifying, does not count; one admin counts once).
+ *     verifying, does not count; one admin counts once and is verified once).
  *  7. The action authorises exactly this manifest (SHA-256 of its COSE bytes) for its model and
  *     targets this device.
  *  8. Freshness: the action expires after the newest signed block time seen and its notBefore
@@ -101,8 +101,13 @@ function offerTx(bytes: Uint8Array, field: string, ctx: OfferContext): DecodedTx
   return decoded;
 }
 
-/** The bundle admin that signed `decoded`, or undefined when its signature does not count. */
-function adminSigner(decoded: DecodedTx, ctx: OfferContext): string | undefined {
+/**
+ * The bundle admin that signed `decoded`, or undefined when its signature does not count. Each
+ * admin's signature is checked once per offer (`tried`): the ledger refuses a second approval by
+ * the proposer or an approver, so only a padded offer names an admin twice, and padding must not
+ * cost a device one verification per copy.
+ */
+function adminSigner(decoded: DecodedTx, ctx: OfferContext, tried: Set<string>): string | undefined {
   let actor: ReturnType<typeof parseActor>;
   try {
     actor = parseActor(decoded.tx.actor);
@@ -112,6 +117,8 @@ function adminSigner(decoded: DecodedTx, ctx: OfferContext): string | undefined 
   if (actor.kind !== 'admin') return undefined;
   const admin = ctx.bundle.admins.find((a) => a.id === actor.id);
   if (admin === undefined) return undefined; // not an admin of the bundle (unknown or removed)
+  if (tried.has(admin.id)) return undefined;
+  tried.add(admin.id);
   try {
     verifyCoseSign1(decoded.cose, admin.pub, chainAad(ctx.bundle.chain), ctx.backend);
   } catch (err) {
@@ -235,7 +242,8 @@ export function checkOffer(offer: Offer, ctx: OfferContext): CheckedOffer {
     });
   }
   const signers = new Set<string>();
-  const proposer = adminSigner(proposal, ctx);
+  const tried = new Set<string>();
+  const proposer = adminSigner(proposal, ctx, tried);
   if (proposer !== undefined) signers.add(proposer);
   offer.approvals.forEach((bytes, i) => {
     const field = `approvals[${i}]`;
@@ -251,7 +259,7 @@ export function checkOffer(offer: Offer, ctx: OfferContext): CheckedOffer {
         field: `${field}.body.proposal`,
       });
     }
-    const admin = adminSigner(approval, ctx);
+    const admin = adminSigner(approval, ctx, tried);
     if (admin !== undefined) signers.add(admin);
   });
   if (signers.size < ctx.bundle.threshold) {

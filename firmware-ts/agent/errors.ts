@@ -50,7 +50,7 @@ export const UpdateErrorCode = Object.freeze({
   SLOT_MISMATCH: 'MG_ERR_UPDATE_SLOT_MISMATCH',
   /** The new image failed its self-test in the trial boot; the device rolled back. */
   SELF_TEST_FAILED: 'MG_ERR_UPDATE_SELF_TEST_FAILED',
-  /** Another update is in progress. */
+  /** Another update is in progress, or a trial boot awaits resume(). */
   BUSY: 'MG_ERR_UPDATE_BUSY',
 
   // Trust bundle replacement (TUF root rotation).
