@@ -4,7 +4,9 @@
  * `update` fed to the agent, chunks fetched over `fw/get` → `fw/data`, and every signed
  * `update.report` the agent makes published on `update/status` (queued while offline, sent in
  * order). Each report also becomes a `firmware` event; the gateway's answers to reports
- * (`status.accepted` / `status.rejected`) and refused chunk requests (`fw.rejected`) too.
+ * (`status.accepted` / `status.rejected`) and refused chunk requests (`fw.rejected`) too. An
+ * offer refused before it was proven authorised gets no report (the agent does not sign a
+ * failure for a rollout id it has not verified): it becomes a `refused` event only.
  *
  * `--fail-selftest`: the device's self-test of a new image fails, so the agent rolls back.
  */
@@ -46,6 +48,8 @@ export class AgentFirmware implements FirmwareModule {
   #latestOffer: Uint8Array | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
+  /** The agent signed a `failed` report while handling the current offer. */
+  #failedReported = false;
   /** The last offer received, for the attacks (a genuine one to tamper with or replay). */
   lastOffer: Uint8Array | undefined;
   /** While a firmware attack runs its own requests, fw.rejected is its answer, not the agent's. */
@@ -155,9 +159,11 @@ export class AgentFirmware implements FirmwareModule {
       const bytes = this.#latestOffer;
       this.#latestOffer = undefined;
       try {
+        this.#failedReported = false;
         const outcome = await this.#agent.handleOffer(bytes);
         this.#installed = outcome.seq;
-        if (outcome.status === 'interrupted' || outcome.status === 'deferred') {
+        const unreported = outcome.status === 'refused' && !this.#failedReported;
+        if (outcome.status === 'interrupted' || outcome.status === 'deferred' || unreported) {
           this.options.emit({
             event: 'firmware',
             dev: this.base.deviceId,
@@ -188,7 +194,7 @@ export class AgentFirmware implements FirmwareModule {
         version: manifest.version,
       });
     } catch {
-      // the agent refuses it with a code, reported as `failed`
+      // the agent refuses it with a code: a `refused` event, no report
     }
   }
 
@@ -198,6 +204,7 @@ export class AgentFirmware implements FirmwareModule {
       const { tx } = decodeTx(cose);
       if (tx.type === 'update.report') {
         const { state, seq, error } = tx.body;
+        if (state === 'failed') this.#failedReported = true;
         this.options.emit({
           event: 'firmware',
           dev: this.base.deviceId,

@@ -6,6 +6,11 @@
  * the refusal's code) through the injected `report` callback. On every refusal the device stays
  * on the firmware it runs: only a confirmed trial changes the active slot and the installed seq.
  *
+ * A `failed` report is signed only once the offer is proven authorised (check-offer.ts steps 1,
+ * 2, 6, 7: the rollout id is one the admins approved for this device). The ledger counts a failed
+ * report towards the rollout's maxFailures and as the device's final word on it, so a refusal
+ * before that point (a junk offer naming a real rollout id) is logged and returned, not reported.
+ *
  * What is persisted, and when: the newest block time only from authority-signed blocks, download
  * progress only for an offer that passed every check, the installed seq only after a confirmed
  * trial. Nothing an unverified offer says (a huge seq, a far-future time) is ever stored, so it
@@ -186,6 +191,7 @@ export class UpdateAgent {
 
     const bundle = this.trust.current();
     let seen: number | undefined;
+    let authorised = false;
     let checked: CheckedOffer;
     try {
       checked = checkOffer(offer, {
@@ -198,6 +204,9 @@ export class UpdateAgent {
         onBlockTime: (t) => {
           seen = t;
         },
+        onAuthorised: () => {
+          authorised = true;
+        },
       });
     } catch (err) {
       if (!isMedgateError(err)) throw err;
@@ -208,8 +217,9 @@ export class UpdateAgent {
         return { status: 'deferred', code: err.code, seq: installed };
       }
       this.remember(key);
-      this.log('warn', 'update offer refused', { rollout, code: err.code, field: err.field });
-      await this.send(offer.rollout, 'failed', installed, err.code);
+      this.log('warn', 'update offer refused', { rollout, code: err.code, field: err.field, authorised });
+      // Unproven rollout id: reporting it would let a junk offer fail a genuine rollout.
+      if (authorised) await this.send(offer.rollout, 'failed', installed, err.code);
       return { status: 'refused', code: err.code, seq: installed };
     }
     await this.state.advanceBlockTime(checked.newestBlockTime);

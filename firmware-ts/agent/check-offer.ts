@@ -10,12 +10,19 @@
  *  5. The manifest's seq is above the installed one (anti-rollback; equal and lower differ).
  *  6. The proposal and approvals: `proposal.create` of `rollout.authorize`, its id is the
  *     offer's rollout id, every approval names it, and the distinct bundle admins that signed
- *     them reach the bundle's threshold (a signature by a key not in the bundle, or not
- *     verifying, does not count; one admin counts once and is verified once).
+ *     them and that the model's policy allows (the proposer too, only if allowed: as the ledger
+ *     counts) reach max(bundle threshold, policy approvals) (trust.ts rolloutRequirement). A
+ *     signature by a key not in the bundle, or not verifying, does not count; one admin counts
+ *     once and is verified once.
  *  7. The action authorises exactly this manifest (SHA-256 of its COSE bytes) for its model and
  *     targets this device.
  *  8. Freshness: the action expires after the newest signed block time seen and its notBefore
  *     is not after it; the completing transaction was recorded before the proposal expired.
+ *
+ * Steps 1, 2, 6 and 7 prove the offer authorised: admins enough signed this rollout id for this
+ * manifest and this device. Only then is `onAuthorised` called, and only a refusal after it may
+ * be reported on the ledger against the rollout (a junk offer naming a real rollout must not
+ * count as that rollout's failure).
  *
  * Pure: nothing is stored here. The agent persists only the block time of step 1 (from
  * authority-signed blocks) and, much later, the seq of a confirmed image.
@@ -31,6 +38,7 @@ import { type DecodedTx, decodeManifestCose, decodeTx, txId } from '../protocol/
 import type { Manifest, RolloutAuthorizeBody } from '../protocol/tx/types.js';
 import { completingTx, type Offer, type TrustBundle } from '../protocol/update/index.js';
 import { UpdateErrorCode, updateError } from './errors.js';
+import { type RolloutRequirement, rolloutRequirement } from './trust.js';
 
 export interface OfferContext {
   readonly bundle: TrustBundle;
@@ -42,6 +50,8 @@ export interface OfferContext {
   readonly backend: Ed25519Backend;
   /** Called once step 1 passed, with the newest signed block time now known. */
   readonly onBlockTime?: (t: number) => void;
+  /** Called once step 7 passed: the rollout id is proven, a later refusal may be reported. */
+  readonly onAuthorised?: (rollout: Uint8Array) => void;
 }
 
 export interface CheckedOffer {
@@ -107,7 +117,12 @@ function offerTx(bytes: Uint8Array, field: string, ctx: OfferContext): DecodedTx
  * the proposer or an approver, so only a padded offer names an admin twice, and padding must not
  * cost a device one verification per copy.
  */
-function adminSigner(decoded: DecodedTx, ctx: OfferContext, tried: Set<string>): string | undefined {
+function adminSigner(
+  decoded: DecodedTx,
+  ctx: OfferContext,
+  requirement: RolloutRequirement,
+  tried: Set<string>,
+): string | undefined {
   let actor: ReturnType<typeof parseActor>;
   try {
     actor = parseActor(decoded.tx.actor);
@@ -117,6 +132,8 @@ function adminSigner(decoded: DecodedTx, ctx: OfferContext, tried: Set<string>):
   if (actor.kind !== 'admin') return undefined;
   const admin = ctx.bundle.admins.find((a) => a.id === actor.id);
   if (admin === undefined) return undefined; // not an admin of the bundle (unknown or removed)
+  // Not allowed by the model's policy: the ledger does not count them either (mayApprove).
+  if (requirement.approvers !== undefined && !requirement.approvers.includes(admin.id)) return undefined;
   if (tried.has(admin.id)) return undefined;
   tried.add(admin.id);
   try {
@@ -241,9 +258,10 @@ export function checkOffer(offer: Offer, ctx: OfferContext): CheckedOffer {
       field: 'rollout',
     });
   }
+  const requirement = rolloutRequirement(ctx.bundle, action.model);
   const signers = new Set<string>();
   const tried = new Set<string>();
-  const proposer = adminSigner(proposal, ctx, tried);
+  const proposer = adminSigner(proposal, ctx, requirement, tried);
   if (proposer !== undefined) signers.add(proposer);
   offer.approvals.forEach((bytes, i) => {
     const field = `approvals[${i}]`;
@@ -259,14 +277,15 @@ export function checkOffer(offer: Offer, ctx: OfferContext): CheckedOffer {
         field: `${field}.body.proposal`,
       });
     }
-    const admin = adminSigner(approval, ctx, tried);
+    const admin = adminSigner(approval, ctx, requirement, tried);
     if (admin !== undefined) signers.add(admin);
   });
-  if (signers.size < ctx.bundle.threshold) {
+  if (signers.size < requirement.required) {
+    const under = requirement.policy === undefined ? 'the bundle threshold' : `policy ${requirement.policy}`;
     throw updateError(
       UpdateErrorCode.BELOW_THRESHOLD,
-      `${signers.size} distinct trusted admins approved, ${ctx.bundle.threshold} needed`,
-      { field: 'approvals', got: signers.size, want: ctx.bundle.threshold },
+      `${signers.size} distinct trusted admins approved, ${requirement.required} needed (${under})`,
+      { field: 'approvals', got: signers.size, want: requirement.required },
     );
   }
 
@@ -289,6 +308,7 @@ export function checkOffer(offer: Offer, ctx: OfferContext): CheckedOffer {
       field: 'proposal.body.action.body.target',
     });
   }
+  ctx.onAuthorised?.(rollout);
 
   // 8. Freshness against the newest signed block time (indefinite freeze).
   if (action.expires <= newest) {

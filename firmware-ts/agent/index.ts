@@ -30,4 +30,10 @@ export {
   type SlotId,
   type SlotStorage,
 } from './slots.js';
-export { adminByKid, TrustStore, verifyReplacement } from './trust.js';
+export {
+  adminByKid,
+  type RolloutRequirement,
+  rolloutRequirement,
+  TrustStore,
+  verifyReplacement,
+} from './trust.js';

@@ -13,6 +13,7 @@ import { kidOf } from '../protocol/kid.js';
 import {
   type BundleAdmin,
   type BundleReplacement,
+  bundlePolicyFor,
   decodeBundle,
   decodeBundleReplacement,
   type TrustBundle,
@@ -23,6 +24,33 @@ import { UpdateErrorCode, updateError } from './errors.js';
 /** The admin of `bundle` whose key `kid` names, if any. */
 export function adminByKid(bundle: TrustBundle, kid: Uint8Array): BundleAdmin | undefined {
   return bundle.admins.find((a) => equalBytes(kidOf(a.pub), kid));
+}
+
+/** What a rollout of one model needs on this device (check-offer.ts step 6). */
+export interface RolloutRequirement {
+  /** Distinct eligible admins: max(bundle threshold, the policy's approvals). */
+  readonly required: number;
+  /** Admin ids that count; undefined means every admin of the bundle. */
+  readonly approvers: readonly string[] | undefined;
+  /** The policy entry applied (the model or '*'); undefined for a bundle without policies. */
+  readonly policy: string | undefined;
+}
+
+/**
+ * The ledger's rule (rules-governance.ts requirementOf / mayApprove / countApprovals) with the
+ * bundle's copy of the policies, never looser than the bundle's threshold: a compromised gateway
+ * must not get a proposal the ledger recorded but never executed installed (one approval short,
+ * or counted with an admin the policy does not allow). Policies come only with the bundle: a
+ * `policy.set` after manufacture applies here once a signed bundle replacement carries it.
+ */
+export function rolloutRequirement(bundle: TrustBundle, model: string): RolloutRequirement {
+  const policy = bundlePolicyFor(bundle, model);
+  if (policy === undefined) return { required: bundle.threshold, approvers: undefined, policy: undefined };
+  return {
+    required: Math.max(bundle.threshold, policy.approvals),
+    approvers: policy.approvers,
+    policy: policy.model,
+  };
 }
 
 /**

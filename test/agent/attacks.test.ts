@@ -1,8 +1,9 @@
 /**
  * Every update attack of DESIGN §5 / REFERENCE "Update attacks" (TUF, Uptane, SUIT RFC 9124),
- * with real signed objects: each is refused with its own code, the refusal is reported in a
- * device-signed `failed` report where a rollout is named, and the device stays on its old
- * firmware (active and booted slot A, factory image, installed seq unchanged).
+ * with real signed objects: each is refused with its own code and the device stays on its old
+ * firmware (active and booted slot A, factory image, installed seq unchanged). A refusal is
+ * reported in a device-signed `failed` report only once the offer was proven authorised
+ * (`failed`); before that (`refused`) the rollout id it names is unproven and nothing is reported.
  */
 import { describe, expect, it } from 'vitest';
 import { UpdateErrorCode } from '../../firmware-ts/agent/errors.js';
@@ -19,6 +20,7 @@ import {
   block,
   DAY,
   type Device,
+  type DeviceOptions,
   device,
   FACTORY_SEQ,
   FakeClock,
@@ -36,12 +38,12 @@ import {
   tx,
 } from './fixtures.js';
 
-/** Runs `bytes` through a fresh device and checks the refusal, its report and the old firmware. */
-async function refused(
+/** Runs `bytes` through a fresh device and checks the refusal, its report (or none) and the old firmware. */
+async function refusedWith(
   bytes: Uint8Array,
   code: string,
-  o: Parameters<typeof device>[0] = {},
-  reported = true,
+  o: DeviceOptions,
+  reported: boolean,
 ): Promise<Device> {
   const dev = await device(o);
   const seq = o.factorySeq ?? FACTORY_SEQ;
@@ -57,6 +59,16 @@ async function refused(
     expect(dev.reports).toEqual([]);
   }
   return dev;
+}
+
+/** Refused before the offer was proven authorised: no report (its rollout id is unproven). */
+function refused(bytes: Uint8Array, code: string, o: DeviceOptions = {}): Promise<Device> {
+  return refusedWith(bytes, code, o, false);
+}
+
+/** Refused after the offer was proven authorised: a `failed` report names the rollout. */
+function failed(bytes: Uint8Array, code: string, o: DeviceOptions = {}): Promise<Device> {
+  return refusedWith(bytes, code, o, true);
 }
 
 describe('arbitrary software', () => {
@@ -140,7 +152,7 @@ describe('indefinite freeze', () => {
   it('refuses a rollout that expired before the newest signed block in the offer', async () => {
     const rel = release();
     const built = offer(rel, { expires: T0 + 2 * DAY, latest: { t: T0 + 3 * DAY } });
-    const dev = await refused(built.bytes, UpdateErrorCode.EXPIRED, { image: rel.image });
+    const dev = await failed(built.bytes, UpdateErrorCode.EXPIRED, { image: rel.image });
     // The authority-signed latest block moved the device's time forward.
     expect(await dev.agent.newestBlockTime()).toBe(T0 + 3 * DAY);
   });
@@ -178,7 +190,7 @@ describe('indefinite freeze', () => {
   it('refuses an approval recorded after its proposal expired', async () => {
     const rel = release();
     const built = offer(rel, { proposalExpires: T0 - 1 });
-    await refused(built.bytes, UpdateErrorCode.EXPIRED, { image: rel.image });
+    await failed(built.bytes, UpdateErrorCode.EXPIRED, { image: rel.image });
   });
 
   it('defers (without a report or a record) a rollout whose notBefore is still ahead', async () => {
@@ -206,7 +218,7 @@ describe('endless data', () => {
     const rel = release({ image: image(20_000) });
     const endless = image(1 << 20, 5);
     const built = offer(rel);
-    const dev = await refused(built.bytes, UpdateErrorCode.TOO_LARGE, {
+    const dev = await failed(built.bytes, UpdateErrorCode.TOO_LARGE, {
       image: rel.image,
       // The server ignores `len` and streams 16 KiB per request, forever.
       serve: (req) =>
@@ -223,7 +235,7 @@ describe('endless data', () => {
 
   it('refuses a manifest announcing more than a slot holds before downloading anything', async () => {
     const rel = release({ image: image(200_000) });
-    const dev = await refused(offer(rel).bytes, UpdateErrorCode.TOO_LARGE, { image: rel.image });
+    const dev = await failed(offer(rel).bytes, UpdateErrorCode.TOO_LARGE, { image: rel.image });
     expect(dev.server.requests).toEqual([]);
   });
 });
@@ -231,7 +243,7 @@ describe('endless data', () => {
 describe('trailing data', () => {
   it('in the image stream: one byte after the image is refused', async () => {
     const rel = release({ image: image(20_000) });
-    const dev = await refused(offer(rel).bytes, UpdateErrorCode.TOO_LARGE, {
+    const dev = await failed(offer(rel).bytes, UpdateErrorCode.TOO_LARGE, {
       image: rel.image,
       serve: (req, img) => {
         const data = img.slice(req.offset, req.offset + req.len);
@@ -265,7 +277,7 @@ describe('trailing data', () => {
   it('after the offer itself (nothing to report: no rollout is trusted)', async () => {
     const rel = release();
     const bytes = concatBytes(offer(rel).bytes, Uint8Array.of(0x00));
-    await refused(bytes, ProtocolErrorCode.CBOR_TRAILING_BYTES, { image: rel.image }, false);
+    await refused(bytes, ProtocolErrorCode.CBOR_TRAILING_BYTES, { image: rel.image });
   });
 
   it('an unknown field in the offer', async () => {
@@ -284,7 +296,7 @@ describe('trailing data', () => {
       ['chunk', built.offer.chunk],
       ['seq', 2 ** 40],
     ]);
-    await refused(encodeCbor(map), ProtocolErrorCode.UNKNOWN_FIELD, { image: rel.image }, false);
+    await refused(encodeCbor(map), ProtocolErrorCode.UNKNOWN_FIELD, { image: rel.image });
   });
 });
 
@@ -292,7 +304,7 @@ describe('slow retrieval', () => {
   it('refuses a chunk that never comes, at the per-chunk deadline of the fake clock', async () => {
     const rel = release();
     const clock = new FakeClock();
-    const dev = await refused(offer(rel).bytes, UpdateErrorCode.TIMEOUT, {
+    const dev = await failed(offer(rel).bytes, UpdateErrorCode.TIMEOUT, {
       image: rel.image,
       clock,
       limits: { chunkTimeoutMs: 30_000, totalTimeoutMs: 600_000 },
@@ -310,7 +322,7 @@ describe('slow retrieval', () => {
   it('refuses a trickle that keeps every chunk in time but never finishes in time', async () => {
     const rel = release();
     const clock = new FakeClock();
-    const dev = await refused(offer(rel).bytes, UpdateErrorCode.TIMEOUT, {
+    const dev = await failed(offer(rel).bytes, UpdateErrorCode.TIMEOUT, {
       image: rel.image,
       clock,
       limits: { chunkTimeoutMs: 30_000, totalTimeoutMs: 10 * 60_000 },
@@ -441,7 +453,7 @@ describe('approvals below threshold', () => {
 describe('image swapped after the check', () => {
   it('re-hashes the slot before the trial boot and refuses bytes that changed', async () => {
     const rel = release();
-    const dev = await refused(offer(rel).bytes, UpdateErrorCode.SLOT_MISMATCH, {
+    const dev = await failed(offer(rel).bytes, UpdateErrorCode.SLOT_MISMATCH, {
       image: rel.image,
       onReport: (report, d) => {
         // Between the check and the boot, the slot is overwritten.
@@ -454,12 +466,12 @@ describe('image swapped after the check', () => {
   it('refuses an image whose bytes do not have the manifest digest', async () => {
     const rel = release();
     const swapped = image(rel.image.length, 77);
-    await refused(offer(rel).bytes, UpdateErrorCode.BAD_DIGEST, { image: swapped });
+    await failed(offer(rel).bytes, UpdateErrorCode.BAD_DIGEST, { image: swapped });
   });
 
   it('refuses a chunk for another digest or offset', async () => {
     const rel = release();
-    await refused(offer(rel).bytes, UpdateErrorCode.BAD_CHUNK, {
+    await failed(offer(rel).bytes, UpdateErrorCode.BAD_CHUNK, {
       image: rel.image,
       serve: (req, img) =>
         encodeChunk({
@@ -468,7 +480,7 @@ describe('image swapped after the check', () => {
           data: img.slice(req.offset, req.offset + req.len),
         }),
     });
-    await refused(offer(rel).bytes, UpdateErrorCode.BAD_CHUNK, {
+    await failed(offer(rel).bytes, UpdateErrorCode.BAD_CHUNK, {
       image: rel.image,
       serve: (req, img) =>
         encodeChunk({

@@ -23,7 +23,13 @@ import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
 import { sha256 } from '../../firmware-ts/protocol/hash.js';
 import { EMPTY_ROOT, leafHash, MemoryTree } from '../../firmware-ts/protocol/merkle/index.js';
 import { decodeTx, signManifest, signTx, txId } from '../../firmware-ts/protocol/tx/sign.js';
-import type { Manifest, RolloutTarget, Tx, UpdateReportBody } from '../../firmware-ts/protocol/tx/types.js';
+import type {
+  Manifest,
+  PolicySetBody,
+  RolloutTarget,
+  Tx,
+  UpdateReportBody,
+} from '../../firmware-ts/protocol/tx/types.js';
 import {
   buildFactoryBundle,
   type ChunkRequest,
@@ -78,6 +84,20 @@ export const genesis = Object.freeze({
 
 export function factoryBundle(): TrustBundle {
   return buildFactoryBundle(genesis);
+}
+
+/** A ledger rollout policy (a genesis `policies` item, a policy.set body); the rest as the demo's. */
+export function ledgerPolicy(
+  model: string,
+  approvals: number,
+  approvers: 'all' | readonly string[] = 'all',
+): PolicySetBody {
+  return { model, policy: { approvals, approvers, enrolment: 'approval', maxWaveSize: 100, maxFailures: 5 } };
+}
+
+/** The factory bundle of the test chain's genesis config with these rollout policies. */
+export function policyBundle(...policies: PolicySetBody[]): TrustBundle {
+  return buildFactoryBundle({ ...genesis, policies });
 }
 
 /** A deterministic image of `size` bytes (different `salt`, different bytes). */

@@ -48,6 +48,8 @@ export class DeviceClient {
   readonly outcomes: OfferOutcome[] = [];
   /** Events from the gateway, decoded (fw.rejected, status.accepted, status.rejected, ...). */
   readonly events: Record<string, unknown>[] = [];
+  /** Every signed report the agent handed over for `update/status`, in order. */
+  readonly reports: Uint8Array[] = [];
   readonly #waiters: Waiter[] = [];
   /** The one chunk request in flight (the agent downloads one chunk at a time). */
   #pending: { resolve: (payload: Uint8Array) => void; reject: (err: Error) => void } | undefined;
@@ -88,6 +90,7 @@ export class DeviceClient {
       clock: systemClock(),
       selfTest: options.selfTest ?? (async () => true),
       report: async (cose) => {
+        device?.reports.push(cose);
         await client.publishAsync(updateStatusTopic(dev), Buffer.from(cose), { qos: 1 });
       },
       ...(options.limits === undefined ? {} : { limits: options.limits }),

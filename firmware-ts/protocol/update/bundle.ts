@@ -3,22 +3,35 @@
  * (TUF root rotation):
  *
  * - bundle: `{"v": 1, "chain": tstr, "seq": uint, "authorities": [bstr32, ...],
- *   "admins": [{"id", "pub"}, ...], "threshold": uint, "vendors": [{"id", "pub", "models"}, ...]}`
+ *   "admins": [{"id", "pub"}, ...], "threshold": uint, "vendors": [{"id", "pub", "models"}, ...],
+ *   ? "policies": [{"model": tstr, "approvals": uint, ? "approvers": [tstr, ...]}, ...]}`
  * - replacement: `{"bundle": bstr (the encoded bundle), "sigs": [COSE_Sign1, ...]}`, each sig an
  *   admin's COSE_Sign1 whose payload is exactly the bundle bytes, external_aad = the chain id.
  *
  * Who may sign a replacement (distinct admins of the bundle it replaces, at least its
  * threshold, a higher seq, the same chain) is the device's check (firmware-ts/agent/trust.ts).
  * The factory bundle is derived from the genesis config (`buildFactoryBundle`).
+ *
+ * `policies` are the ledger's per-model rollout policies (DESIGN §4, §5), so that a device counts
+ * approvals as the ledger does. They are a copy: a `policy.set` on the ledger after manufacture
+ * reaches a device only in a bundle replacement signed by the admins' threshold. A bundle
+ * without `policies` (older bundles) leaves the threshold alone in force.
  */
 import { abytes, toHex } from '../bytes.js';
 import { decodeCbor, encodeCbor } from '../cbor.js';
 import { type CoseSigner, chainAad, signCoseSign1 } from '../cose.js';
 import { checkForEncoding, Fields } from '../decode/fields.js';
+import { ID_MAX_LENGTH } from '../decode/limits.js';
 import { MedgateError, ProtocolErrorCode } from '../errors.js';
+import { ID_PATTERN } from '../ids.js';
 import { decodeBody, encodeBody, TX_LIMITS } from '../tx/bodies.js';
 import { CHAIN_ID_RULE } from '../tx/envelope.js';
-import type { AdminAddBody, VendorRegisterBody } from '../tx/types.js';
+import {
+  type AdminAddBody,
+  DEFAULT_POLICY_MODEL,
+  type PolicySetBody,
+  type VendorRegisterBody,
+} from '../tx/types.js';
 import { BUNDLE_CBOR_LIMITS, REPLACEMENT_CBOR_LIMITS, UPDATE_LIMITS, UPDATE_WIRE_VERSION } from './limits.js';
 
 export const BUNDLE_KEYS = Object.freeze([
@@ -29,11 +42,25 @@ export const BUNDLE_KEYS = Object.freeze([
   'admins',
   'threshold',
   'vendors',
+  'policies',
 ] as const);
+export const POLICY_KEYS = Object.freeze(['model', 'approvals', 'approvers'] as const);
 export const REPLACEMENT_KEYS = Object.freeze(['bundle', 'sigs'] as const);
 
 export type BundleAdmin = AdminAddBody;
 export type BundleVendor = VendorRegisterBody;
+
+/**
+ * A rollout policy as a device enforces it: the ledger's Policy (tx/types.ts) without what only
+ * the ledger uses. A rollout of `model` (DEFAULT_POLICY_MODEL '*': every model without an entry
+ * of its own) needs `approvals` distinct admins, each one of `approvers` (absent: every admin).
+ */
+export interface BundlePolicy {
+  readonly model: string;
+  readonly approvals: number;
+  /** Bundle admin ids; undefined means every admin of the bundle. */
+  readonly approvers?: readonly string[];
+}
 
 export interface TrustBundle {
   readonly chain: string;
@@ -45,6 +72,8 @@ export interface TrustBundle {
   /** Distinct admins needed to approve a rollout or sign a replacement bundle. */
   readonly threshold: number;
   readonly vendors: readonly BundleVendor[];
+  /** Per-model rollout policies, one of them '*'; absent in older bundles. */
+  readonly policies?: readonly BundlePolicy[];
 }
 
 export interface BundleReplacement {
@@ -63,6 +92,8 @@ export interface GenesisTrust {
   readonly admins: readonly BundleAdmin[];
   readonly threshold: number;
   readonly vendors: readonly BundleVendor[];
+  /** The genesis policies (gateway GenesisConfig.policies); they become the bundle's policies. */
+  readonly policies?: readonly PolicySetBody[];
 }
 
 function badField(field: string, message: string): MedgateError {
@@ -104,9 +135,92 @@ function checkDistinct(bundle: Omit<TrustBundle, 'seq'>): void {
   if (bundle.threshold > bundle.admins.length) {
     throw badField('threshold', `${bundle.threshold} is more than the ${bundle.admins.length} admins`);
   }
+  if (bundle.policies !== undefined) checkPolicies(bundle.policies, bundle.admins);
 }
 
-/** Decodes a bundle (already CBOR-decoded); checks distinct ids and keys and a reachable threshold. */
+/**
+ * As the ledger keeps them (gateway genesis.ts, rules-governance.ts policy.set): one entry per
+ * model, a default '*' entry, approvers that are admins, and approvals they can reach. A policy
+ * with fewer approvers than the bundle threshold is valid here as on the ledger, but a device
+ * never counts below the threshold: rollouts of that model cannot install until a bundle fixes it.
+ */
+function checkPolicies(policies: readonly BundlePolicy[], admins: readonly BundleAdmin[]): void {
+  const models = new Set<string>();
+  const adminIds = new Set(admins.map((a) => a.id));
+  policies.forEach(({ model, approvals, approvers }, i) => {
+    const field = `policies[${i}]`;
+    if (models.has(model)) throw badField(`${field}.model`, `${model} is listed twice`);
+    models.add(model);
+    approvers?.forEach((id, j) => {
+      if (!adminIds.has(id))
+        throw badField(`${field}.approvers[${j}]`, `${id} is not an admin of the bundle`);
+    });
+    const eligible = approvers?.length ?? admins.length;
+    if (approvals > eligible) {
+      throw badField(
+        `${field}.approvals`,
+        `${approvals} is more than the ${eligible} admins who may approve`,
+      );
+    }
+  });
+  if (!models.has(DEFAULT_POLICY_MODEL)) {
+    throw badField('policies', `a default policy (model "${DEFAULT_POLICY_MODEL}") is required`);
+  }
+}
+
+function adminId(item: unknown, path: string): string {
+  if (typeof item !== 'string' || !ID_PATTERN.test(item)) {
+    throw badField(path, 'must be an admin id (1 to 64 of A-Za-z0-9._-)');
+  }
+  return item;
+}
+
+function decodePolicy(item: unknown, path: string): BundlePolicy {
+  const f = Fields.of(item, path, POLICY_KEYS);
+  const model = f.text('model', { min: 1, max: ID_MAX_LENGTH });
+  if (model !== DEFAULT_POLICY_MODEL) f.text('model', { min: 1, max: ID_MAX_LENGTH, pattern: ID_PATTERN });
+  const approvals = f.uint('approvals', { min: 1, max: TX_LIMITS.maxThreshold });
+  const approvers = f.optional('approvers', () =>
+    f.list('approvers', { min: 1, max: UPDATE_LIMITS.maxAdmins }, adminId),
+  );
+  if (approvers !== undefined && new Set(approvers).size !== approvers.length) {
+    throw badField(f.at('approvers'), 'an admin is listed twice');
+  }
+  return Object.freeze(approvers === undefined ? { model, approvals } : { model, approvals, approvers });
+}
+
+/** Byte order of ids (all ASCII): policies and approvers are encoded sorted, so equal sets encode equally. */
+function byId(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function encodePolicy({ model, approvals, approvers }: BundlePolicy): Map<string, unknown> {
+  const map = new Map<string, unknown>([
+    ['model', model],
+    ['approvals', approvals],
+  ]);
+  if (approvers !== undefined) map.set('approvers', [...approvers].sort(byId));
+  return map;
+}
+
+/** The bundle entry of a ledger policy (a genesis `policies` item, or a `policy.set` body). */
+export function bundlePolicy({ model, policy }: PolicySetBody): BundlePolicy {
+  return policy.approvers === 'all'
+    ? { model, approvals: policy.approvals }
+    : { model, approvals: policy.approvals, approvers: [...policy.approvers] };
+}
+
+/**
+ * The policy that governs rollouts of `model`: its own entry, else the default '*' (as the
+ * ledger's policyFor); undefined for a bundle without policies.
+ */
+export function bundlePolicyFor(bundle: TrustBundle, model: string): BundlePolicy | undefined {
+  const policies = bundle.policies;
+  if (policies === undefined) return undefined;
+  return policies.find((p) => p.model === model) ?? policies.find((p) => p.model === DEFAULT_POLICY_MODEL);
+}
+
+/** Decodes a bundle (already CBOR-decoded); checks distinct ids and keys, reachable threshold and policies. */
 export function decodeBundleValue(value: unknown): TrustBundle {
   const f = Fields.of(value, '', BUNDLE_KEYS);
   f.uint('v', { min: UPDATE_WIRE_VERSION, max: UPDATE_WIRE_VERSION });
@@ -122,8 +236,12 @@ export function decodeBundleValue(value: unknown): TrustBundle {
       decodeBody('vendor.register', item, path),
     ),
   };
-  checkDistinct(bundle);
-  return Object.freeze(bundle);
+  const policies = f.optional('policies', () =>
+    f.list('policies', { min: 1, max: UPDATE_LIMITS.maxPolicies }, decodePolicy),
+  );
+  const full: TrustBundle = policies === undefined ? bundle : { ...bundle, policies };
+  checkDistinct(full);
+  return Object.freeze(full);
 }
 
 /** Strict decoding of a bundle from untrusted bytes. */
@@ -142,6 +260,10 @@ export function encodeBundle(bundle: TrustBundle): Uint8Array {
     ['threshold', bundle.threshold],
     ['vendors', bundle.vendors.map((v) => encodeBody('vendor.register', v))],
   ]);
+  // Absent, not empty, in a bundle without policies: an older bundle encodes as it always did.
+  if (bundle.policies !== undefined) {
+    map.set('policies', [...bundle.policies].sort((a, b) => byId(a.model, b.model)).map(encodePolicy));
+  }
   checkForEncoding(map, decodeBundleValue);
   const bytes = encodeCbor(map);
   if (bytes.length > UPDATE_LIMITS.maxBundleBytes) {
@@ -236,8 +358,10 @@ export function decodeGenesisTrust(bytes: Uint8Array): GenesisTrust {
     GENESIS_KEYS,
   );
   f.uint('v', { min: 1, max: 1 });
-  f.list('policies', { min: 1, max: 256 }, (item, path) => decodeBody('policy.set', item, path));
   return Object.freeze({
+    policies: f.list('policies', { min: 1, max: UPDATE_LIMITS.maxPolicies }, (item, path) =>
+      decodeBody('policy.set', item, path),
+    ),
     chain: f.text('chain', CHAIN_ID_RULE),
     authorities: f.list('authorities', { min: 1, max: UPDATE_LIMITS.maxAuthorities }, publicKey),
     admins: f.list('admins', { min: 1, max: UPDATE_LIMITS.maxAdmins }, (item, path) =>
@@ -252,11 +376,18 @@ export function decodeGenesisTrust(bytes: Uint8Array): GenesisTrust {
 
 /**
  * The factory bundle of a chain (DESIGN §2): its authorities, admins and governance threshold,
- * and vendors, from the genesis config (the gateway's GenesisConfig fits GenesisTrust). Its seq is
- * `seq` (0 by default); every replacement must rise above it. The governance threshold is also
- * the number of distinct admins a device requires on a rollout: a model policy asking for fewer
- * is stricter on the device, never looser.
+ * vendors and rollout policies, from the genesis config (the gateway's GenesisConfig fits
+ * GenesisTrust). Its seq is `seq` (0 by default); every replacement must rise above it. On a
+ * rollout a device requires max(threshold, the model's policy approvals) distinct admins that the
+ * policy allows: never looser than the ledger. A later `policy.set` reaches devices only in a
+ * signed bundle replacement.
  */
+/**
+ * Name of the encoded factory bundle that `medgate init` writes next to the ledger: the file a
+ * device maker provisions at manufacture (and the simulator's devices start from).
+ */
+export const FACTORY_BUNDLE_FILE = 'trust-bundle.cbor';
+
 export function buildFactoryBundle(genesis: GenesisTrust, seq = 0): TrustBundle {
   const bundle: TrustBundle = {
     chain: genesis.chain,
@@ -265,6 +396,7 @@ export function buildFactoryBundle(genesis: GenesisTrust, seq = 0): TrustBundle 
     admins: genesis.admins.map(({ id, pub }) => ({ id, pub })),
     threshold: genesis.threshold,
     vendors: genesis.vendors.map(({ id, pub, models }) => ({ id, pub, models: [...models] })),
+    ...(genesis.policies === undefined ? {} : { policies: genesis.policies.map(bundlePolicy) }),
   };
   // Same checks as a bundle from the wire; a config that fails them is the caller's bug.
   return decodeBundle(encodeBundle(bundle));

@@ -15,17 +15,23 @@
  *   decodeBundleReplacement(bytes): BundleReplacement   (signatures not verified: agent/trust.ts)
  *   decodeGenesisTrust(genesisConfigBytes): GenesisTrust
  *   buildFactoryBundle(genesis: GenesisTrust, seq = 0): TrustBundle   (gateway GenesisConfig fits)
+ *   bundlePolicy(ledgerPolicy: PolicySetBody): BundlePolicy   a ledger policy as a bundle entry
+ *   bundlePolicyFor(bundle, model): BundlePolicy | undefined   the model's entry, else '*'
  *   UPDATE_LIMITS, UPDATE_WIRE_VERSION
  */
 export {
   type BundleAdmin,
+  type BundlePolicy,
   type BundleReplacement,
   type BundleVendor,
   buildFactoryBundle,
+  bundlePolicy,
+  bundlePolicyFor,
   decodeBundle,
   decodeBundleReplacement,
   decodeGenesisTrust,
   encodeBundle,
+  FACTORY_BUNDLE_FILE,
   type GenesisTrust,
   signBundle,
   type TrustBundle,

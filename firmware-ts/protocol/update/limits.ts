@@ -26,6 +26,8 @@ export const UPDATE_LIMITS = Object.freeze({
   maxAuthorities: 8,
   maxAdmins: 64,
   maxVendors: 256,
+  /** Rollout policies of a bundle: as many as a genesis config may have (gateway genesis.ts). */
+  maxPolicies: 256,
   maxBundleBytes: 64 * 1024,
   /** Admin signatures on a bundle replacement. */
   maxBundleSigs: 64,
@@ -60,7 +62,7 @@ export const CHUNK_CBOR_LIMITS = Object.freeze({
   maxItems: 3,
 });
 
-/** A bundle: map → vendors → vendor → models (depth 4). */
+/** A bundle: map → vendors → vendor → models, or map → policies → policy → approvers (depth 4). */
 export const BUNDLE_CBOR_LIMITS = Object.freeze({
   maxBytes: UPDATE_LIMITS.maxBundleBytes,
   maxDepth: 4,
