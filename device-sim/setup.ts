@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type CoseSigner, signerFromSecretKey } from '../firmware-ts/protocol/cose.js';
 import { nodeBackend } from '../firmware-ts/protocol/ed25519/node.js';
-import { decodePrivateKeyPem, decodePublicKeyPem } from '../firmware-ts/protocol/pem.js';
-import { buildFactoryBundle, type TrustBundle } from '../firmware-ts/protocol/update/index.js';
+import { decodePrivateKeyPem } from '../firmware-ts/protocol/pem.js';
+import { decodeBundle, FACTORY_BUNDLE_FILE, type TrustBundle } from '../firmware-ts/protocol/update/index.js';
 import { MedgateError, SimErrorCode } from './errors.js';
 import type { SimConfig } from './options.js';
 import { readJson } from './state/json.js';
@@ -63,7 +63,7 @@ export async function loadFactory(config: SimConfig): Promise<Factory> {
       vendor = await readVendorKey(join(dirname(indexPath), entry.key as string));
       models = Array.isArray(entry.models) ? entry.models.map(String) : undefined;
     }
-    bundle = await bundleFromIndex(index.chain, keys, index.threshold, dirname(indexPath));
+    bundle = await readFactoryBundle(config.data);
   }
   if (config.vendorKey !== undefined) vendor = await readVendorKey(config.vendorKey);
   if (chain === undefined)
@@ -71,43 +71,20 @@ export async function loadFactory(config: SimConfig): Promise<Factory> {
   return { chain, vendor, models, bundle };
 }
 
-/** The factory bundle of a demo chain: the genesis config's trust fields, as index.json lists them. */
-async function bundleFromIndex(
-  chain: string,
-  keys: readonly Record<string, unknown>[],
-  threshold: unknown,
-  dir: string,
-): Promise<TrustBundle> {
-  const pub = async (entry: Record<string, unknown>) => {
-    const path = join(dir, String(entry.pub));
-    try {
-      return decodePublicKeyPem(await readFile(path, 'utf8'));
-    } catch (err) {
-      throw new MedgateError(SimErrorCode.STATE, `cannot read the public key ${path}`, { cause: err });
-    }
-  };
-  const of = (role: string) => keys.filter((k) => k.role === role && typeof k.pub === 'string');
+/** The factory trust bundle `medgate init` wrote next to the ledger: what a device maker provisions. */
+async function readFactoryBundle(dataDir: string): Promise<TrustBundle> {
+  const path = join(dataDir, FACTORY_BUNDLE_FILE);
+  let bytes: Uint8Array;
   try {
-    return buildFactoryBundle({
-      chain,
-      authorities: await Promise.all(of('authority').map(pub)),
-      admins: await Promise.all(of('admin').map(async (k) => ({ id: String(k.id), pub: await pub(k) }))),
-      threshold: typeof threshold === 'number' ? threshold : 0,
-      vendors: await Promise.all(
-        of('vendor').map(async (k) => ({
-          id: String(k.id),
-          pub: await pub(k),
-          models: Array.isArray(k.models) ? k.models.map(String) : [],
-        })),
-      ),
-    });
+    bytes = new Uint8Array(await readFile(path));
   } catch (err) {
-    throw new MedgateError(
-      SimErrorCode.STATE,
-      `${join(dir, 'index.json')} does not describe a trust bundle`,
-      {
-        cause: err,
-      },
-    );
+    throw new MedgateError(SimErrorCode.STATE, `cannot read the factory trust bundle ${path}`, {
+      cause: err,
+    });
+  }
+  try {
+    return decodeBundle(bytes);
+  } catch (err) {
+    throw new MedgateError(SimErrorCode.STATE, `${path} is not a trust bundle`, { cause: err });
   }
 }

@@ -30,6 +30,11 @@ import {
 } from '../../firmware-ts/protocol/pem.js';
 import { CHAIN_ID_RULE } from '../../firmware-ts/protocol/tx/envelope.js';
 import type { Policy } from '../../firmware-ts/protocol/tx/types.js';
+import {
+  buildFactoryBundle,
+  encodeBundle,
+  FACTORY_BUNDLE_FILE,
+} from '../../firmware-ts/protocol/update/index.js';
 import { GatewayErrorCode, MedgateError } from '../errors.js';
 import { safeJsonParse } from '../util/safe-json.js';
 import { BlockStore } from './blocks.js';
@@ -46,6 +51,7 @@ import { encodeState } from './state/encode.js';
 
 export const DEMO_KEYS_DIR = 'demo-keys';
 export const DEMO_INDEX_FILE = 'index.json';
+
 export const DEFAULT_DEMO_CHAIN = 'medgate-demo';
 
 export interface InitOptions {
@@ -191,6 +197,8 @@ export async function initLedger(options: InitOptions): Promise<InitResult> {
   await writeKeyPair(join(dir, 'authority'), authority);
   if (demo !== undefined) await writeDemoKeys(join(dir, DEMO_KEYS_DIR), demo.index, demo.pairs);
   const genesis = await writeGenesis(dir, config, signer, (options.now ?? Date.now)());
+  // The devices' factory trust bundle: what a device maker provisions at manufacture.
+  await writeFile(join(dir, FACTORY_BUNDLE_FILE), encodeBundle(buildFactoryBundle(config)));
   const result = {
     dir,
     chain: config.chain,

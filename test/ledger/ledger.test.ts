@@ -2,12 +2,13 @@
  * The Ledger's lifecycle: init, open, reopen from snapshots, read-only and closed ledgers,
  * the authority key, the data directory lock, and transactions refused at the cut.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeBlock } from '../../firmware-ts/protocol/block.js';
 import { toHex } from '../../firmware-ts/protocol/bytes.js';
 import { encodePublicKeyPem } from '../../firmware-ts/protocol/pem.js';
+import { decodeBundle, FACTORY_BUNDLE_FILE } from '../../firmware-ts/protocol/update/index.js';
 import { decodeGenesisBytes } from '../../gateway/ledger/genesis.js';
 import { initLedger, writeGenesis } from '../../gateway/ledger/init.js';
 import { Ledger } from '../../gateway/ledger/ledger.js';
@@ -177,6 +178,13 @@ describe('initLedger', () => {
     expect(stored.authorities[0]).toEqual(result.authority.pub);
     expect(stored.admins.map((a) => a.id)).toEqual(['a', 'b']);
     expect(stored.admins[1]!.pub).toEqual(keyFor('admin:b').pub);
+    // The devices' factory trust bundle is the genesis's trust fields, policies included.
+    const bundle = decodeBundle(new Uint8Array(await readFile(join(dir, FACTORY_BUNDLE_FILE))));
+    expect(bundle).toMatchObject({ chain: 'hospital-a', seq: 0, threshold: 2 });
+    expect(bundle.authorities).toEqual([result.authority.pub]);
+    expect(bundle.admins.map((x) => x.id)).toEqual(['a', 'b']);
+    expect(bundle.vendors.map((v) => [v.id, v.models])).toEqual([['acme', ['m1']]]);
+    expect(bundle.policies).toEqual([{ model: '*', approvals: 2 }]);
     expect(decodeBlock(ledger.tip.bytes).header.height).toBe(0);
     await ledger.close();
     await expect(initLedger({ dir, configFile: file })).rejects.toMatchObject({
