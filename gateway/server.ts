@@ -11,7 +11,9 @@
  */
 import { createGatewayBroker, type GatewayBroker } from './broker/broker.js';
 import { type Listeners, startListeners } from './broker/listeners.js';
+import { NonceCache } from './broker/nonce-cache.js';
 import { PACKET_OVERHEAD_BYTES } from './broker/packet-limit.js';
+import { listensTo } from './broker/publisher.js';
 import type { TelemetryHandler } from './broker/telemetry-seam.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayErrorCode, MedgateError } from './errors.js';
@@ -82,6 +84,7 @@ export async function startGateway(
   try {
     const ledger = await Ledger.open(config.dataDir, {
       blockIntervalMs: config.blockIntervalMs,
+      heartbeatMs: config.heartbeatMs,
       maxTxPerBlock: config.maxTxPerBlock,
       now,
       onBlock: (produced) => {
@@ -101,6 +104,8 @@ export async function startGateway(
       now,
     });
 
+    // One cache of connect-token nonces for MQTT and HTTP: a token serves one use on either.
+    const nonces = new NonceCache(config.limits.nonceCacheSize);
     // The broker hands telemetry to the pipeline, which publishes through the broker.
     let pipeline: TelemetryPipeline | undefined;
     const telemetry: TelemetryHandler = options.telemetry ?? {
@@ -116,6 +121,7 @@ export async function startGateway(
       metrics,
       penalty,
       now,
+      nonces,
     });
     closers.push({ name: 'broker', close: () => broker.close() });
     blockListeners.push(broker.onBlock);
@@ -134,6 +140,7 @@ export async function startGateway(
         onPenalty: (client, decision) => {
           if (decision === 'ban') broker.disconnect(client.principal, GatewayErrorCode.AUTH_BANNED);
         },
+        listening: (client, topic) => listensTo(broker.sessions.client(client.principal), topic),
         now,
       });
       const started = pipeline;
@@ -174,6 +181,7 @@ export async function startGateway(
       now,
       readiness: () => ({ mqtt: !stopping }),
       wsPort: listeners.ports.ws,
+      nonces,
     });
     const httpPort = await http.listen(config.httpPort, config.host).catch((cause: NodeJS.ErrnoException) => {
       throw new MedgateError(

@@ -56,6 +56,8 @@ export interface GatewayBrokerDeps {
   /** Failure scores of principals, shared with the telemetry pipeline; default a new one from limits. */
   readonly penalty?: Penalty;
   readonly now?: () => number;
+  /** Connect-token nonces seen; the composition root shares it with the HTTP API. Default a new one from limits. */
+  readonly nonces?: NonceCache;
 }
 
 export interface GatewayBroker {
@@ -97,7 +99,7 @@ export async function createGatewayBroker(deps: GatewayBrokerDeps): Promise<Gate
     state,
     aad: chainAad(ledger.chain),
     verify: deps.verify,
-    nonces: new NonceCache(limits.nonceCacheSize),
+    nonces: deps.nonces ?? new NonceCache(limits.nonceCacheSize),
     skewMs: limits.skewMs,
     now,
   };

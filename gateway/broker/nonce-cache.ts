@@ -10,6 +10,15 @@
 
 export type NonceVerdict = 'fresh' | 'seen' | 'full';
 
+/**
+ * The key of a connect token's nonce: principal and nonce, so that principals never collide.
+ * MQTT (credentials.ts) and HTTP (http/auth.ts) claim the same key in one shared cache
+ * (server.ts), so a token serves one use on either protocol.
+ */
+export function connectNonceKey(principal: string, nonce: Uint8Array): string {
+  return `${principal}:${Buffer.from(nonce.buffer, nonce.byteOffset, nonce.byteLength).toString('hex')}`;
+}
+
 export class NonceCache {
   readonly #capacity: number;
   /** key → expiry (ms). Map order is insertion order, which is roughly expiry order. */

@@ -4,7 +4,7 @@
  * `authorizePublish` (only the gateway writes gateway-owned topics) but not `authorizeForward`,
  * so every delivery is still checked against the subscriber's rights at that moment.
  */
-import type { Aedes } from 'aedes';
+import type { Aedes, Client } from 'aedes';
 import { encodeCbor } from '../../firmware-ts/protocol/cbor.js';
 import { eventsTopic, SECURITY_TOPIC, verifiedTopic } from '../../firmware-ts/protocol/topics.js';
 
@@ -38,6 +38,37 @@ export interface GatewayPublisher {
   verified(deviceId: string, json: unknown): Promise<void>;
   /** A JSON security event on `mg/v1/security` with the gateway's time `t`, QoS 1. */
   security(event: SecurityEvent): Promise<void>;
+}
+
+/**
+ * Whether `client` (a live aedes client) has a subscription whose filter matches `topic`
+ * (MQTT 3.1.1 §4.7). The gateway skips a QoS 0, unretained publication that only this client
+ * may receive when it would reach nobody: aedes would build, route and drop it. Reads aedes'
+ * own per-client subscription table (`client.subscriptions`, filter → subscription, kept by its
+ * subscribe and unsubscribe handlers); should that table be missing, the answer is true.
+ */
+export function listensTo(client: Client | undefined, topic: string): boolean {
+  if (client === undefined || client.closed) return false;
+  const subscriptions = (client as unknown as { subscriptions?: unknown }).subscriptions;
+  if (typeof subscriptions !== 'object' || subscriptions === null) return true;
+  if (Object.hasOwn(subscriptions, topic)) return true;
+  for (const filter in subscriptions) {
+    if ((filter.includes('+') || filter.includes('#')) && filterMatches(filter, topic)) return true;
+  }
+  return false;
+}
+
+/** MQTT 3.1.1 §4.7 topic filter matching (`+` one level, a final `#` any number, `$` topics apart). */
+export function filterMatches(filter: string, topic: string): boolean {
+  if (topic.startsWith('$') && !filter.startsWith('$')) return false;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return i === f.length - 1;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
 }
 
 export function createPublisher(broker: Aedes, now: () => number = Date.now): GatewayPublisher {

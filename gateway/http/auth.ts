@@ -7,14 +7,14 @@
  * ledger, signature, time window, then the nonce (recorded only for a valid signature, so
  * unauthenticated requests cannot fill the cache). One token serves one request.
  */
-import { fromBase64, toHex } from '../../firmware-ts/protocol/bytes.js';
+import { fromBase64 } from '../../firmware-ts/protocol/bytes.js';
 import { decodeCbor } from '../../firmware-ts/protocol/cbor.js';
 import { chainAad, decodeCoseSign1, verifyCoseSign1 } from '../../firmware-ts/protocol/cose.js';
 import { decodeConnectToken } from '../../firmware-ts/protocol/decode/connect.js';
 import { TOKEN_CBOR_LIMITS } from '../../firmware-ts/protocol/decode/limits.js';
 import type { Ed25519Backend } from '../../firmware-ts/protocol/ed25519/types.js';
 import { isMedgateError } from '../../firmware-ts/protocol/errors.js';
-import { NonceCache } from '../broker/nonce-cache.js';
+import { connectNonceKey, NonceCache } from '../broker/nonce-cache.js';
 import { GatewayErrorCode } from '../errors.js';
 import { actorKeyOf, hasAccess } from '../ledger/state/queries.js';
 import type { State } from '../ledger/state/state.js';
@@ -41,9 +41,9 @@ export interface TokenAuthOptions {
   readonly nonceCacheSize: number;
   readonly now: () => number;
   /**
-   * The broker's cache of connect-token nonces, when the composition root shares it: then a
-   * token used on MQTT cannot be replayed on HTTP, nor the other way round. Keys are
-   * `{principal}:{nonce hex}` (as the broker keys them), expiring at `t + skewMs`.
+   * The broker's cache of connect-token nonces, which the composition root (server.ts) shares:
+   * a token used on MQTT cannot be replayed on HTTP, nor the other way round. Keys are
+   * `connectNonceKey(principal, nonce)` (as the broker keys them), expiring at `t + skewMs`.
    */
   readonly nonces?: NonceCache;
 }
@@ -98,7 +98,9 @@ export class TokenAuth {
       );
     }
     // Remembered while a token with this nonce could still pass the time check.
-    switch (this.#nonces.claim(nonceKey(claims.dev, claims.nonce), claims.t + this.#options.skewMs, now)) {
+    switch (
+      this.#nonces.claim(connectNonceKey(claims.dev, claims.nonce), claims.t + this.#options.skewMs, now)
+    ) {
       case 'seen':
         throw unauthorized(G.AUTH_NONCE_REUSED, 'the token was already used; sign a new one per request');
       case 'full':
@@ -123,11 +125,6 @@ export class TokenAuth {
     if (space < 0 || !BASE64.test(text)) throw unauthorized(G.AUTH_BAD_TOKEN, 'the token is not base64');
     return fromBase64(text, 'token');
   }
-}
-
-/** The nonce cache key of a token: principal and nonce, so principals never collide. */
-export function nonceKey(principal: string, nonce: Uint8Array): string {
-  return `${principal}:${toHex(nonce)}`;
 }
 
 /** Admins only: HttpError 403 MG_ERR_AUTH_FORBIDDEN for anyone else. */

@@ -13,9 +13,8 @@
  *   rotation's block time (MG_ERR_KEY_ROTATED otherwise). Together with the backlog age
  *   limit, an old key stops being usable `backlogMaxAgeMs` after the rotation.
  */
-import { toHex } from '../../firmware-ts/protocol/bytes.js';
 import { decodeCbor } from '../../firmware-ts/protocol/cbor.js';
-import { type CoseSign1, decodeCoseSign1, sigStructure } from '../../firmware-ts/protocol/cose.js';
+import { type CoseSign1, decodeCoseSign1 } from '../../firmware-ts/protocol/cose.js';
 import { READING_CBOR_LIMITS } from '../../firmware-ts/protocol/decode/limits.js';
 import { decodeReading, type Reading } from '../../firmware-ts/protocol/decode/reading.js';
 import { isMedgateError, ProtocolErrorCode } from '../../firmware-ts/protocol/errors.js';
@@ -25,6 +24,10 @@ import { StateErrorCode } from '../ledger/state/errors.js';
 import { deviceOf, keyAt } from '../ledger/state/queries.js';
 import type { KeyEpoch, State } from '../ledger/state/state.js';
 import type { VerifyJob } from '../verify/pool.js';
+import { sigStructureFast } from '../verify/sig-structure.js';
+import { decodeProfileSign1 } from './cose-fast.js';
+import { hexOf } from './hex.js';
+import { decodeReadingFast } from './reading-fast.js';
 
 export interface CheckDeps {
   /** The ledger state now (revocations and rotations take effect with their block). */
@@ -40,6 +43,8 @@ export interface CheckedReading {
   readonly msg: CoseSign1;
   readonly reading: Reading;
   readonly key: KeyEpoch;
+  /** `msg.kid` in lowercase hex. */
+  readonly kid: string;
 }
 
 /** A refusal, with what was learned before it (for events: seq; for security events: kid). */
@@ -114,18 +119,18 @@ export async function checkReading(
   // 2. Strict COSE_Sign1 in medgate's profile.
   let msg: CoseSign1;
   try {
-    msg = decodeCoseSign1(payload, deps.maxPayloadBytes);
+    msg = decodeProfileSign1(payload) ?? decodeCoseSign1(payload, deps.maxPayloadBytes);
   } catch (err) {
     return refused(err);
   }
   // 3. kid → the device's key on the ledger.
-  const kid = toHex(msg.kid);
+  const kid = hexOf(msg.kid);
   const key = keyOf(deps.state(), deviceId, kid);
   if (key instanceof MedgateError) return refused(key, { kid });
   // 4. Signature (RFC 9052 §4.4 Sig_structure with the chain id as external_aad).
   const valid = await deps.verify({
     publicKey: key.pub,
-    message: sigStructure(msg, deps.aad),
+    message: sigStructureFast(msg, deps.aad),
     signature: msg.signature,
   });
   if (!valid) {
@@ -139,7 +144,7 @@ export async function checkReading(
   // 5. The signed reading: structure, whose it is, which key may sign it, what it measures.
   let reading: Reading;
   try {
-    reading = decodeReading(decodeCbor(msg.payload, READING_CBOR_LIMITS));
+    reading = decodeReadingFast(msg.payload) ?? decodeReading(decodeCbor(msg.payload, READING_CBOR_LIMITS));
   } catch (err) {
     return refused(err, { kid });
   }
@@ -175,5 +180,5 @@ export async function checkReading(
   } catch (err) {
     return refused(err, { seq, kid });
   }
-  return { ok: true, value: { msg, reading, key } };
+  return { ok: true, value: { msg, reading, key, kid } };
 }

@@ -17,11 +17,10 @@
  * reading store do not (DESIGN §8): its per-device seq memory is rebuilt from them.
  */
 import type { Logger } from 'pino';
-import { equalBytes, toHex } from '../../firmware-ts/protocol/bytes.js';
+import { equalBytes } from '../../firmware-ts/protocol/bytes.js';
 import { chainAad } from '../../firmware-ts/protocol/cose.js';
 import { isMedgateError } from '../../firmware-ts/protocol/errors.js';
 import { eventsTopic, SECURITY_TOPIC, verifiedTopic } from '../../firmware-ts/protocol/topics.js';
-import { verifiedReadingText } from '../../firmware-ts/protocol/verified-reading.js';
 import type {
   PublishInfo,
   TelemetryClient,
@@ -43,7 +42,7 @@ import type { ReadingStore } from './reading-store.js';
 import { recoverReadings } from './recovery.js';
 import { acceptedEvent, isSecurityRefusal, readingSecurityEvent, rejectedEvent } from './refusals.js';
 import { SeqTracker } from './seq-tracker.js';
-import { buildVerifiedReading } from './verified.js';
+import { verifiedReadingJson } from './verified.js';
 
 export type { TelemetryClient, TelemetryHandler, TelemetryVerdict } from '../broker/telemetry-seam.js';
 
@@ -76,6 +75,12 @@ export interface TelemetryPipelineDeps {
   readonly onPenalty?: (client: TelemetryClient, decision: Exclude<PenaltyDecision, 'ok'>) => void;
   /** Devices whose seq state stays in memory (default 100,000). */
   readonly maxTrackedDevices?: number;
+  /**
+   * Whether the publishing client listens on `topic` now (the broker knows its subscriptions).
+   * An accepted event (QoS 0, not retained, readable by the device alone) is not published to
+   * a device that does not listen. Default: always published.
+   */
+  readonly listening?: (client: TelemetryClient, topic: string) => boolean;
 }
 
 export interface TelemetryPipeline extends TelemetryHandler {
@@ -104,7 +109,11 @@ class Pipeline implements TelemetryPipeline {
   readonly #lanes = new Lanes();
   readonly #tracker: SeqTracker;
   /** Handles and follow-up work (stores, publications) not yet settled. */
-  readonly #busy = new Set<Promise<unknown>>();
+  #busy = 0;
+  /** Wake-ups of drain() callers, run when `#busy` drops to 0. */
+  #idle: (() => void)[] = [];
+  /** Set once `ready` resolved: handles then skip awaiting it. */
+  #ready = false;
   #closing: Promise<void> | undefined;
 
   constructor(deps: TelemetryPipelineDeps) {
@@ -135,6 +144,12 @@ class Pipeline implements TelemetryPipeline {
       deps.maxTrackedDevices === undefined ? {} : { maxDevices: deps.maxTrackedDevices },
     );
     this.ready = this.#recover();
+    this.ready.then(
+      () => {
+        this.#ready = true;
+      },
+      () => {},
+    );
     // Every handle() rejects with this error too (no reading is acknowledged meanwhile).
     this.ready.catch((err: unknown) => deps.log.error({ err }, 'reading store recovery failed'));
   }
@@ -147,8 +162,8 @@ class Pipeline implements TelemetryPipeline {
     }
     // The turn is taken now, synchronously: arrival order is the device's order.
     const turn = this.#lanes.enter(client.deviceId);
-    const run = this.#handle(client, payload, packet, turn).finally(turn.end);
-    return this.#track(run);
+    this.#busy++;
+    return this.#handle(client, payload, packet, turn);
   }
 
   async #handle(
@@ -157,8 +172,22 @@ class Pipeline implements TelemetryPipeline {
     packet: PublishInfo,
     turn: Turn,
   ): Promise<TelemetryVerdict> {
+    try {
+      return await this.#decide(client, payload, packet, turn);
+    } finally {
+      turn.end();
+      this.#settled();
+    }
+  }
+
+  async #decide(
+    client: TelemetryClient,
+    payload: Uint8Array,
+    packet: PublishInfo,
+    turn: Turn,
+  ): Promise<TelemetryVerdict> {
     const deps = this.#deps;
-    await this.ready;
+    if (!this.#ready) await this.ready;
     const dev = client.deviceId;
     // Our own copy: the ledger keeps the bytes after this call returns.
     const bytes = new Uint8Array(payload);
@@ -173,9 +202,9 @@ class Pipeline implements TelemetryPipeline {
     const hash = leafHashFast(bytes);
 
     // 6. Seq rules, after every earlier reading of this device was decided.
-    await turn.wait;
-    const decision = await this.#tracker.decide(dev, reading.seq, hash);
-    const kid = toHex(checked.value.msg.kid);
+    if (!turn.clear) await turn.wait;
+    const decision =
+      this.#tracker.decideNow(dev, reading.seq, hash) ?? (await this.#tracker.decide(dev, reading.seq, hash));
     if (decision.kind === 'replay') {
       turn.end();
       const error = new MedgateError(
@@ -183,7 +212,7 @@ class Pipeline implements TelemetryPipeline {
         `seq ${reading.seq} is not above the last, ${decision.last}`,
         { field: 'seq', got: reading.seq, want: `> ${decision.last}` },
       );
-      return this.#refuse(client, { error, seq: reading.seq, kid });
+      return this.#refuse(client, { error, seq: reading.seq, kid: checked.value.kid });
     }
     if (decision.kind === 'duplicate') {
       turn.end();
@@ -196,7 +225,7 @@ class Pipeline implements TelemetryPipeline {
     const timing = this.#timeRule(reading.t, now);
     if (timing instanceof MedgateError) {
       turn.end();
-      return this.#refuse(client, { error: timing, seq: reading.seq, kid });
+      return this.#refuse(client, { error: timing, seq: reading.seq, kid: checked.value.kid });
     }
     // 7. Durable append, submitted in decision order. The next reading of the device may be
     // decided while this one is written: the tracker knows it is in flight.
@@ -237,11 +266,11 @@ class Pipeline implements TelemetryPipeline {
           },
         ),
         seq: reading.seq,
-        kid: toHex(checked.msg.kid),
+        kid: checked.kid,
       });
     }
     deps.metrics?.readingsAccepted.inc();
-    this.#afterAccept(checked, leaf, received, late, gap);
+    this.#afterAccept(client, checked, leaf, received, late, gap);
     return 'accepted';
   }
 
@@ -272,6 +301,7 @@ class Pipeline implements TelemetryPipeline {
 
   /** 8. Clinicians, the store and the device hear of it after the acknowledgement. */
   #afterAccept(
+    client: TelemetryClient,
     checked: CheckedReading,
     leaf: LeafPosition,
     received: number,
@@ -281,8 +311,9 @@ class Pipeline implements TelemetryPipeline {
     const deps = this.#deps;
     const { reading } = checked;
     const dev = reading.dev;
-    const json = verifiedReadingText(
-      buildVerifiedReading({
+    // Encoded once: the store keeps these bytes and the broker publishes them.
+    const json = Buffer.from(
+      verifiedReadingJson({
         chain: deps.ledger.chain,
         msg: checked.msg,
         reading,
@@ -290,7 +321,9 @@ class Pipeline implements TelemetryPipeline {
         received,
         late,
         gap,
+        kidHex: checked.kid,
       }),
+      'utf8',
     );
     if (gap !== undefined) deps.log.info({ deviceId: dev, seq: reading.seq, gap }, 'reading gap');
     this.#background(
@@ -311,16 +344,24 @@ class Pipeline implements TelemetryPipeline {
       'verified publish failed',
       dev,
     );
-    this.#background(
-      () =>
-        deps.publish(
-          eventsTopic(dev),
-          acceptedEvent({ seq: reading.seq, leaf: leaf.index, late, ...(gap === undefined ? {} : { gap }) }),
-          { qos: 0, retain: false },
-        ),
-      'event publish failed',
-      dev,
-    );
+    const events = eventsTopic(dev);
+    if (deps.listening?.(client, events) ?? true) {
+      this.#background(
+        () =>
+          deps.publish(
+            events,
+            acceptedEvent({
+              seq: reading.seq,
+              leaf: leaf.index,
+              late,
+              ...(gap === undefined ? {} : { gap }),
+            }),
+            { qos: 0, retain: false },
+          ),
+        'event publish failed',
+        dev,
+      );
+    }
   }
 
   #refuse(client: TelemetryClient, refusal: Refusal): TelemetryVerdict {
@@ -403,20 +444,29 @@ class Pipeline implements TelemetryPipeline {
     } catch (err) {
       started = Promise.reject(err);
     }
-    this.#track(started).catch((err: unknown) => this.#deps.log.error({ deviceId, err }, message));
+    this.#busy++;
+    started.then(
+      () => this.#settled(),
+      (err: unknown) => {
+        this.#settled();
+        this.#deps.log.error({ deviceId, err }, message);
+      },
+    );
   }
 
-  #track<T>(work: Promise<T>): Promise<T> {
-    this.#busy.add(work);
-    const done = () => this.#busy.delete(work);
-    work.then(done, done);
-    return work;
+  /** One handle or follow-up settled. */
+  #settled(): void {
+    if (--this.#busy === 0 && this.#idle.length > 0) {
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const wake of idle) wake();
+    }
   }
 
   async drain(): Promise<void> {
     await this.ready.catch(() => {});
-    // Work started by work in flight (a publish after an accept) joins the set meanwhile.
-    while (this.#busy.size > 0) await Promise.allSettled([...this.#busy]);
+    // Work started by work in flight (a publish after an accept) counts meanwhile.
+    while (this.#busy > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
   }
 
   close(): Promise<void> {

@@ -43,6 +43,13 @@ export const MAX_HISTORY_PAGE = 1000;
 
 const PREFIX = Object.freeze({ meta: 0x6d, reading: 0x72, byIndex: 0x78, head: 0x68 });
 const PRUNE_CHUNK = 1000;
+/** A batch this large is written at once, without waiting for its flush delay. */
+const FLUSH_ITEMS = 1024;
+
+export interface ReadingStoreOptions {
+  /** How long the first reading of a batch waits for company before the batch is written (default 4 ms). */
+  readonly flushDelayMs?: number;
+}
 
 type StoreDb = Level<Uint8Array, Uint8Array>;
 
@@ -54,8 +61,8 @@ export interface StoredReadingInput {
   readonly leafHash: Uint8Array;
   /** Gateway clock when the reading was accepted (pruning age). */
   readonly received: number;
-  /** The verified reading JSON text. */
-  readonly json: string;
+  /** The verified reading JSON: text, or its UTF-8 bytes (kept as given until written). */
+  readonly json: string | Uint8Array;
 }
 
 /** A device's highest accepted seq and the leaf of its bytes. */
@@ -181,6 +188,8 @@ function parseJson(bytes: Uint8Array): VerifiedReadingJson {
 interface Batch {
   readonly items: StoredReadingInput[];
   readonly done: Promise<void>;
+  /** Until the batch is queued for writing. */
+  timer?: NodeJS.Timeout | undefined;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -206,10 +215,12 @@ export class ReadingStore {
   /** Highest seq whose head this store wrote or read, per device. */
   readonly #heads = new Map<string, number>();
   #batch: Batch | undefined;
+  readonly #flushDelayMs: number;
   #writing: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
-  private constructor(db: StoreDb, path: string, mark: number | undefined) {
+  private constructor(db: StoreDb, path: string, mark: number | undefined, options: ReadingStoreOptions) {
+    this.#flushDelayMs = options.flushDelayMs ?? 4;
     this.#db = db;
     this.#path = path;
     this.#fresh = mark === undefined;
@@ -221,7 +232,7 @@ export class ReadingStore {
    * MG_ERR_DATA_DIR_LOCKED when another process has it open, MG_ERR_DATA_DIR_FORMAT for a
    * store of another format, MG_ERR_DATA_DIR_OPEN_FAILED otherwise.
    */
-  static async open(dataDir: string): Promise<ReadingStore> {
+  static async open(dataDir: string, options: ReadingStoreOptions = {}): Promise<ReadingStore> {
     const path = join(resolve(dataDir), READINGS_SUBDIR);
     let db: StoreDb;
     try {
@@ -249,7 +260,7 @@ export class ReadingStore {
       }
       const mark = await db.get(metaKey('mark'));
       if (mark !== undefined && mark.length !== 8) throw corrupt('the mark is malformed');
-      return new ReadingStore(db, path, mark === undefined ? undefined : readU64(mark, 0));
+      return new ReadingStore(db, path, mark === undefined ? undefined : readU64(mark, 0), options);
     } catch (err) {
       await db.close();
       throw err;
@@ -271,8 +282,8 @@ export class ReadingStore {
   }
 
   /**
-   * Stores an accepted reading. Writes of one tick go out as one (unsynced) batch; resolves
-   * when that batch is written. The device head moves only up.
+   * Stores an accepted reading. Writes within `flushDelayMs` go out as one (unsynced) batch;
+   * resolves when that batch is written. The device head moves only up.
    */
   put(reading: StoredReadingInput): Promise<void> {
     if (this.#closing !== undefined) {
@@ -287,16 +298,27 @@ export class ReadingStore {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#batch === undefined) {
-      const batch = newBatch();
-      this.#batch = batch;
-      setImmediate(() => {
-        this.#batch = undefined;
-        this.#writing = this.#writing.then(() => this.#write(batch));
-      });
+    let batch = this.#batch;
+    if (batch === undefined) {
+      const next = newBatch();
+      batch = next;
+      this.#batch = next;
+      // A LevelDB batch costs the main thread about 25 µs whatever it holds, a reading about 3 µs
+      // more (measured on the 2-core VM): at light load, readings of a few milliseconds share one.
+      next.timer = setTimeout(() => this.#send(next), this.#flushDelayMs);
     }
-    this.#batch.items.push(reading);
-    return this.#batch.done;
+    batch.items.push(reading);
+    if (batch.items.length >= FLUSH_ITEMS) this.#send(batch);
+    return batch.done;
+  }
+
+  /** Queues `batch` for writing (once), after the batches before it. */
+  #send(batch: Batch): void {
+    if (batch.timer === undefined) return;
+    clearTimeout(batch.timer);
+    batch.timer = undefined;
+    if (this.#batch === batch) this.#batch = undefined;
+    this.#writing = this.#writing.then(() => this.#write(batch));
   }
 
   async #write(batch: Batch): Promise<void> {
@@ -314,7 +336,7 @@ export class ReadingStore {
       // One head write per device and batch: its highest seq.
       const heads = new Map<string, StoredReadingInput>();
       for (const r of batch.items) {
-        ops.put(readingKey(r.deviceId, r.seq), utf8(r.json));
+        ops.put(readingKey(r.deviceId, r.seq), typeof r.json === 'string' ? utf8(r.json) : r.json);
         ops.put(indexKey(r.leafIndex), indexValue(r.received, r.seq, r.deviceId));
         if (r.seq > (this.#heads.get(r.deviceId) as number)) {
           this.#heads.set(r.deviceId, r.seq);
@@ -350,7 +372,10 @@ export class ReadingStore {
   /** Resolves once every put so far is written, and the mark with them. */
   async flush(): Promise<void> {
     const pending = this.#batch;
-    if (pending !== undefined) await pending.done.catch(() => {});
+    if (pending !== undefined) {
+      this.#send(pending);
+      await pending.done.catch(() => {});
+    }
     await this.#writing;
     await this.#db.put(metaKey('mark'), u64(this.#mark));
   }

@@ -66,14 +66,76 @@ export interface AcceptedEvent {
   readonly gap?: number;
 }
 
+/**
+ * The accepted event, written directly (one per accepted reading, on the MQTT thread): the
+ * bytes `encodeCbor` writes for the same map (test/gateway/pipeline-fast-paths.test.ts), keys
+ * in deterministic order (RFC 8949 §4.2.1: shorter encoded key first, then bytewise):
+ * gap, seq, late, leaf, type. Unsigned integers in their shortest form (§4.2.1).
+ */
 export function acceptedEvent(e: AcceptedEvent): Uint8Array {
-  return encodeCbor({
-    type: TelemetryEventType.accepted,
-    seq: e.seq,
-    leaf: e.leaf,
-    ...(e.late === true ? { late: true } : {}),
-    ...(e.gap === undefined ? {} : { gap: e.gap }),
-  });
+  const late = e.late === true;
+  const gap = e.gap;
+  const out = new Uint8Array(64);
+  let at = 0;
+  out[at++] = 0xa3 + (late ? 1 : 0) + (gap === undefined ? 0 : 1);
+  if (gap !== undefined) {
+    at = writeKey(out, at, KEY_GAP);
+    at = writeUint(out, at, gap);
+  }
+  at = writeKey(out, at, KEY_SEQ);
+  at = writeUint(out, at, e.seq);
+  if (late) {
+    at = writeKey(out, at, KEY_LATE);
+    out[at++] = 0xf5; // true
+  }
+  at = writeKey(out, at, KEY_LEAF);
+  at = writeUint(out, at, e.leaf);
+  at = writeKey(out, at, KEY_TYPE);
+  at = writeKey(out, at, VALUE_ACCEPTED);
+  return out.slice(0, at);
+}
+
+/** CBOR text strings (major type 3) of the accepted event's keys and type. */
+const text = (s: string): Uint8Array =>
+  Uint8Array.from([0x60 + s.length, ...[...s].map((c) => c.charCodeAt(0))]);
+const KEY_GAP = text('gap');
+const KEY_SEQ = text('seq');
+const KEY_LATE = text('late');
+const KEY_LEAF = text('leaf');
+const KEY_TYPE = text('type');
+const VALUE_ACCEPTED = text(TelemetryEventType.accepted);
+
+function writeKey(out: Uint8Array, at: number, key: Uint8Array): number {
+  out.set(key, at);
+  return at + key.length;
+}
+
+/** A CBOR unsigned integer (major type 0) in its shortest form; `value` a safe integer >= 0. */
+function writeUint(out: Uint8Array, at: number, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a CBOR uint: ${value}`);
+  if (value < 24) {
+    out[at] = value;
+    return at + 1;
+  }
+  if (value < 0x100) {
+    out[at] = 0x18;
+    out[at + 1] = value;
+    return at + 2;
+  }
+  if (value < 0x10000) {
+    out[at] = 0x19;
+    out[at + 1] = value >>> 8;
+    out[at + 2] = value & 0xff;
+    return at + 3;
+  }
+  if (value < 0x1_0000_0000) {
+    out[at] = 0x1a;
+    new DataView(out.buffer, out.byteOffset).setUint32(at + 1, value);
+    return at + 5;
+  }
+  out[at] = 0x1b;
+  new DataView(out.buffer, out.byteOffset).setBigUint64(at + 1, BigInt(value));
+  return at + 9;
 }
 
 /**

@@ -47,6 +47,28 @@ interface DeviceSeqs {
   readonly retry: Set<number>;
 }
 
+const ACCEPT: SeqDecision = Object.freeze({ kind: 'accept' });
+
+/** The seq rules on what memory holds; undefined when the log must say (a seq below the last). */
+function decideInMemory(s: DeviceSeqs, seq: number, hash: Uint8Array): SeqDecision | undefined {
+  if (seq > s.last) {
+    const gap = s.last >= 0 && seq > s.last + 1 ? seq - s.last - 1 : undefined;
+    return gap === undefined ? ACCEPT : { kind: 'accept', gap };
+  }
+  // An earlier append of this seq failed: the device redelivers it, this is its first logging.
+  if (s.retry.has(seq)) return ACCEPT;
+  const pending = s.pending.get(seq);
+  if (pending !== undefined) {
+    return equalBytes(pending.hash, hash)
+      ? { kind: 'duplicate', pending: pending.done }
+      : { kind: 'replay', last: s.last };
+  }
+  if (seq === s.last && s.lastHash !== undefined) {
+    return equalBytes(s.lastHash, hash) ? { kind: 'duplicate' } : { kind: 'replay', last: s.last };
+  }
+  return undefined;
+}
+
 export class SeqTracker {
   readonly #sources: SeqSources;
   readonly #maxDevices: number;
@@ -71,25 +93,29 @@ export class SeqTracker {
   /** Applies the seq rules to a verified reading with leaf hash `hash`. Changes nothing. */
   async decide(deviceId: string, seq: number, hash: Uint8Array): Promise<SeqDecision> {
     const s = await this.#load(deviceId);
-    if (seq > s.last) {
-      const gap = s.last >= 0 && seq > s.last + 1 ? seq - s.last - 1 : undefined;
-      return gap === undefined ? { kind: 'accept' } : { kind: 'accept', gap };
-    }
-    // An earlier append of this seq failed: the device redelivers it, this is its first logging.
-    if (s.retry.has(seq)) return { kind: 'accept' };
-    const pending = s.pending.get(seq);
-    if (pending !== undefined) {
-      return equalBytes(pending.hash, hash)
-        ? { kind: 'duplicate', pending: pending.done }
-        : { kind: 'replay', last: s.last };
-    }
-    if (seq === s.last && s.lastHash !== undefined) {
-      return equalBytes(s.lastHash, hash) ? { kind: 'duplicate' } : { kind: 'replay', last: s.last };
-    }
+    const known = decideInMemory(s, seq, hash);
+    if (known !== undefined) return known;
     const logged = await this.#sources.logged(deviceId, seq);
     return logged !== undefined && equalBytes(logged, hash)
       ? { kind: 'duplicate' }
       : { kind: 'replay', last: s.last };
+  }
+
+  /**
+   * `decide` without waiting, when memory alone decides (a device seen since start, and a
+   * seq above its last or one it remembers): the usual case, with no promise per reading.
+   * Undefined when `decide` must read the store or the log.
+   */
+  decideNow(deviceId: string, seq: number, hash: Uint8Array): SeqDecision | undefined {
+    const s = this.#devices.get(deviceId);
+    if (s === undefined) return undefined;
+    const decision = decideInMemory(s, seq, hash);
+    if (decision !== undefined) {
+      // Refresh its place in the LRU order, as #load does.
+      this.#devices.delete(deviceId);
+      this.#devices.set(deviceId, s);
+    }
+    return decision;
   }
 
   /**

@@ -66,7 +66,9 @@ async function main(mode: string | undefined, keysFile: string | undefined): Pro
   const options =
     mode === 'naive' ? naiveOptions(JSON.parse(await readFile(keysFile!, 'utf8')) as BaselineKeys) : {};
   const broker = await Aedes.createBroker(options);
-  const server = createServer(broker.handle);
+  // TCP_NODELAY as the gateway's listener sets it (gateway/broker/listeners.ts): the three brokers
+  // differ in what they do with a publish, not in how their sockets send.
+  const server = createServer({ noDelay: true }, broker.handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP address');

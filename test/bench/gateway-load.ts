@@ -88,17 +88,28 @@ export async function stopChild(child: Child): Promise<number | null> {
   }
 }
 
-/** CPU seconds (user + system, every thread) that process `pid` has used so far. */
-export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name start at field 3; utime and stime are 14 and 15.
+/** CPU seconds (user + system) in a /proc stat file: fields 14 and 15, counted after the `(comm)`. */
+async function statSeconds(path: string): Promise<number> {
+  const stat = await readFile(path, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** CPU seconds (user + system, every thread) that process `pid` has used so far. */
+export function cpuSeconds(pid: number): Promise<number> {
+  return statSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds of process `pid`'s main thread alone (its thread id is the pid): the MQTT thread. */
+export function mainThreadSeconds(pid: number): Promise<number> {
+  return statSeconds(`/proc/${pid}/task/${pid}/stat`);
 }
 
 export interface CpuUse {
   /** CPU seconds of the child (every thread) and of this process, over `wall` seconds. */
   readonly child: number;
+  /** CPU seconds of the child's main thread (MQTT, the pipeline; not the verify workers, GC helpers or libuv). */
+  readonly childMain: number;
   readonly self: number;
   readonly wall: number;
 }
@@ -107,22 +118,25 @@ export interface CpuUse {
 export class CpuMeter {
   readonly #pid: number;
   readonly #child: number;
+  readonly #childMain: number;
   readonly #self = process.cpuUsage();
   readonly #start = performance.now();
 
-  private constructor(pid: number, child: number) {
+  private constructor(pid: number, child: number, childMain: number) {
     this.#pid = pid;
     this.#child = child;
+    this.#childMain = childMain;
   }
 
   static async start(pid: number): Promise<CpuMeter> {
-    return new CpuMeter(pid, await cpuSeconds(pid));
+    return new CpuMeter(pid, await cpuSeconds(pid), await mainThreadSeconds(pid));
   }
 
   async read(): Promise<CpuUse> {
     const self = process.cpuUsage(this.#self);
     return {
       child: (await cpuSeconds(this.#pid)) - this.#child,
+      childMain: (await mainThreadSeconds(this.#pid)) - this.#childMain,
       self: (self.user + self.system) / 1e6,
       wall: (performance.now() - this.#start) / 1000,
     };

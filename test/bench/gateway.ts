@@ -103,6 +103,8 @@ interface Round {
   readonly rate: number;
   /** The broker's CPU time per reading it answered, µs (every thread). */
   readonly cpuUs: number;
+  /** The same, of its main thread alone. */
+  readonly mainUs: number;
   readonly cpu: CpuUse;
   readonly exhausted: boolean;
 }
@@ -199,7 +201,13 @@ async function burst(broker: Broker, s: Settings, seconds: number): Promise<Roun
     );
   }
   const answered = b.acked + b.ackedAfter;
-  return { rate: b.acked / b.seconds, cpuUs: (cpu.child / answered) * 1e6, cpu, exhausted: b.exhausted };
+  return {
+    rate: b.acked / b.seconds,
+    cpuUs: (cpu.child / answered) * 1e6,
+    mainUs: (cpu.childMain / answered) * 1e6,
+    cpu,
+    exhausted: b.exhausted,
+  };
 }
 
 /** verify/s of `pool` with `window` jobs always outstanding, for `seconds`. */
@@ -231,7 +239,7 @@ async function latencyPhase(
   devices: readonly BenchDevice[],
   rate: number,
   s: Settings,
-): Promise<PacedResult> {
+): Promise<PacedResult & { readonly cpuUs: number; readonly mainUs: number }> {
   const perLane = Math.ceil((rate * s.latencySeconds) / gateway.lanes.length) + 2;
   for (const [i, lane] of gateway.lanes.entries()) {
     // Seqs go on from the last one sent, so that the gateway sees no gap.
@@ -250,19 +258,21 @@ async function latencyPhase(
       { qos: 1 },
     );
     if (granted.some((g) => g.qos === 128)) throw new Error('the clinician was refused a verified topic');
+    const meter = await CpuMeter.start(gateway.child.pid);
     const result = await paced(gateway.lanes, clinician, {
       rate,
       seconds: s.latencySeconds,
       window: s.window,
       drainMs: DRAIN_MS,
     });
+    const cpu = await meter.read();
     gateway.acked += result.acked;
     if (result.failed > 0 || result.acked !== result.sent || result.delivered === 0) {
       throw new Error(
         `latency phase: ${result.sent} sent, ${result.acked} acked, ${result.failed} failed, ${result.delivered} delivered`,
       );
     }
-    return result;
+    return { ...result, cpuUs: (cpu.child / result.sent) * 1e6, mainUs: (cpu.childMain / result.sent) * 1e6 };
   } finally {
     clinician.end(true);
     gw.clients.delete(clinician);
@@ -330,7 +340,7 @@ function brokerRow(bench: string, broker: Broker, what: string): Row {
   const notes = [
     broker.rounds.length > 1 ? `rounds ${count(Math.min(...rates))} to ${count(Math.max(...rates))}` : '',
     broker.rounds.some((r) => r.exhausted) ? 'ran out of pre-signed readings' : '',
-    `${count(median(broker.rounds.map((r) => r.cpuUs)))} µs ${what} CPU/reading`,
+    `${count(median(broker.rounds.map((r) => r.cpuUs)))} µs ${what} CPU/reading (main thread ${count(median(broker.rounds.map((r) => r.mainUs)))})`,
     `CPU ${share((c) => c.child)} ${what}, ${share((c) => c.self)} load generator`,
     loadNote(),
   ];
@@ -462,7 +472,7 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
         bench: 'publish → clinician delivery p50, half load',
         value: round(quantile(sorted, 0.5), 1),
         unit: 'ms',
-        note: `${count(latency.rate)} readings/s paced (half of a) for ${s.latencySeconds} s; ${latency.delivered}/${latency.sent} delivered${latency.held > 0 ? `; ${latency.held} sends held by a full window` : ''}`,
+        note: `${count(latency.rate)} readings/s paced (half of a) for ${s.latencySeconds} s; ${latency.delivered}/${latency.sent} delivered${latency.held > 0 ? `; ${latency.held} sends held by a full window` : ''}; ${count(latency.cpuUs)} µs gateway CPU/reading (main thread ${count(latency.mainUs)})`,
       },
       {
         bench: 'publish → clinician delivery p99, half load',

@@ -123,13 +123,13 @@ describe('medgate gateway (child process)', () => {
     expect(verify.status).toBe(0);
   });
 
-  test('bad settings: exit 1 with the coded error on stderr, nothing on stdout', () => {
+  test('a bad flag value is bad usage: exit 2 with the coded error on stderr, nothing on stdout', () => {
     const run = spawnSync(process.execPath, [...BIN, 'gateway', '--data', gw.dir, '--mqtt-port', 'many'], {
       cwd: ROOT,
       env: cleanEnv(),
       encoding: 'utf8',
     });
-    expect(run.status).toBe(1);
+    expect(run.status).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/MG_ERR_CONFIG: mqttPort \(from flag --mqtt-port\)/);
   });

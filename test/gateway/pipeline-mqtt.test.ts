@@ -16,6 +16,7 @@ import {
   verifiedTopic,
 } from '../../firmware-ts/protocol/topics.js';
 import { parseVerifiedReading, verifyVerifiedReading } from '../../firmware-ts/protocol/verified-reading.js';
+import { filterMatches, listensTo } from '../../gateway/broker/publisher.js';
 import { nextMessage, startTestGateway, type TestGateway } from './harness.js';
 
 const DEV = 'wearable-001';
@@ -84,5 +85,60 @@ describe('telemetry over MQTT', () => {
     const delivered = nextMessage(clinician, verifiedTopic(DEV));
     await device.publishAsync(telemetryTopic(DEV), Buffer.from(gw.reading(DEV, 2)), { qos: 1 });
     expect(parseVerifiedReading((await delivered).payload).seq).toBe(2);
+  });
+
+  it('publishes the accepted event only while the device listens on its events topic', async () => {
+    const other = 'wearable-002';
+    await gw.enrolDevice(other);
+    const quiet = await gw.connect(other);
+    const events: number[] = [];
+    const onPublish = (packet: { topic: string }) => {
+      if (packet.topic === eventsTopic(other)) events.push(1);
+    };
+    gw.gateway.broker.aedes.on('publish', onPublish);
+    try {
+      await quiet.publishAsync(telemetryTopic(other), Buffer.from(gw.reading(other, 1)), { qos: 1 });
+      await gw.gateway.pipeline!.drain();
+      expect(events).toHaveLength(0); // nobody may read it: not built, not routed
+      await quiet.subscribeAsync(eventsTopic(other), { qos: 0 });
+      const event = nextMessage(quiet, eventsTopic(other));
+      await quiet.publishAsync(telemetryTopic(other), Buffer.from(gw.reading(other, 2)), { qos: 1 });
+      expect(Object.fromEntries(decodeCbor((await event).payload) as Map<string, unknown>)).toMatchObject({
+        type: 'accepted',
+        seq: 2,
+      });
+      await gw.gateway.pipeline!.drain();
+      expect(events).toHaveLength(1);
+    } finally {
+      gw.gateway.broker.aedes.off('publish', onPublish);
+      quiet.end(true);
+    }
+  });
+});
+
+describe('listensTo / filterMatches (MQTT 3.1.1 §4.7)', () => {
+  const client = (subscriptions: Record<string, unknown> | undefined, closed = false) =>
+    ({ subscriptions, closed }) as unknown as Parameters<typeof listensTo>[0];
+
+  it('matches exact filters and wildcards, and fails open without a subscription table', () => {
+    const topic = eventsTopic('d-1');
+    expect(listensTo(undefined, topic)).toBe(false);
+    expect(listensTo(client({ [topic]: {} }), topic)).toBe(true);
+    expect(listensTo(client({ [topic]: {} }, true), topic)).toBe(false);
+    expect(listensTo(client({ 'mg/v1/dev/d-1/update': {} }), topic)).toBe(false);
+    expect(listensTo(client({ 'mg/v1/dev/+/events': {} }), topic)).toBe(true);
+    expect(listensTo(client({ 'mg/v1/#': {} }), topic)).toBe(true);
+    expect(listensTo(client({ 'mg/v1/dev/d-2/#': {} }), topic)).toBe(false);
+    expect(listensTo(client(undefined), topic)).toBe(true);
+  });
+
+  it('follows §4.7.1 for + and #, and keeps $ topics apart', () => {
+    expect(filterMatches('a/#', 'a')).toBe(true);
+    expect(filterMatches('a/#', 'a/b/c')).toBe(true);
+    expect(filterMatches('a/+', 'a/b/c')).toBe(false);
+    expect(filterMatches('a/+/c', 'a//c')).toBe(true);
+    expect(filterMatches('+/+', 'a/b')).toBe(true);
+    expect(filterMatches('#', '$SYS/x')).toBe(false);
+    expect(filterMatches('a/b', 'a/b/c')).toBe(false);
   });
 });

@@ -17,7 +17,7 @@ import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
 import { ED25519_L } from '../../firmware-ts/protocol/ed25519/policy.js';
 import { isMedgateError } from '../../gateway/errors.js';
 import { packBatch, type VerifyJob, verdict, verifyBatch } from '../../gateway/verify/batch.js';
-import { VerifyPool } from '../../gateway/verify/pool.js';
+import { VerifyPool, workerExecArgv } from '../../gateway/verify/pool.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -371,5 +371,63 @@ describe('compiled worker (dist/)', () => {
       cwd: root,
     });
     expect(JSON.parse(stdout)).toEqual({ verdicts: [true, false], source: 'compiled' });
+  });
+
+  // Worker refuses V8 and heap flags in its execArgv (ERR_WORKER_INVALID_EXEC_ARGV): a gateway
+  // started with `node --max-old-space-size=...` must still start its pool.
+  it.skipIf(!built)('starts when the process runs with V8 heap flags', async () => {
+    const script = `
+      const { VerifyPool } = await import(${JSON.stringify(pathToFileURL(distPool).href)});
+      const pool = await VerifyPool.create({ threads: 1 });
+      console.log(JSON.stringify({ ready: pool.stats().workersReady }));
+      await pool.close();
+    `;
+    const flags = [
+      '--max-old-space-size=512',
+      '--max-semi-space-size=32',
+      '--stack-size=2000',
+      '--title',
+      'medgate',
+    ];
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [...flags, '--input-type=module', '-e', script],
+      { cwd: root },
+    );
+    expect(JSON.parse(stdout)).toEqual({ ready: 1 });
+  });
+});
+
+describe('workerExecArgv', () => {
+  it('keeps module loading and profiling options, drops V8, heap and input-type options', () => {
+    expect(
+      workerExecArgv([
+        '--import',
+        'tsx',
+        '--max-old-space-size=512',
+        '--max-semi-space-size=64',
+        '--title',
+        'medgate',
+        '--require=./hook.cjs',
+        '--input-type',
+        'module',
+        '--expose-gc',
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        '/tmp/p',
+        '--input-type=commonjs',
+        '-r',
+        'x',
+      ]),
+    ).toEqual([
+      '--import',
+      'tsx',
+      '--require=./hook.cjs',
+      '--cpu-prof',
+      '--cpu-prof-dir',
+      '/tmp/p',
+      '-r',
+      'x',
+    ]);
   });
 });
