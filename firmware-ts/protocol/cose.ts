@@ -7,6 +7,7 @@
  */
 import { abytes, concatBytes, equalBytes, utf8 } from './bytes.js';
 import { CborTag, DEFAULT_CBOR_LIMITS, decodeCbor, encodeCbor } from './cbor.js';
+import { decodeProfileSign1 } from './cose-profile.js';
 import type { Ed25519Backend } from './ed25519/types.js';
 import { MedgateError, ProtocolErrorCode } from './errors.js';
 import { KID_LENGTH, kidOf } from './kid.js';
@@ -111,6 +112,12 @@ export function decodeCoseSign1(
   maxBytes: number = DEFAULT_CBOR_LIMITS.maxBytes,
 ): CoseSign1 {
   abytes(bytes, undefined, 'bytes');
+  // The exact profile shape is read off fixed offsets (cose-profile.ts); anything else, valid
+  // or not, takes the strict path below, which is the one that names what is wrong.
+  if (bytes.length <= maxBytes) {
+    const profile = decodeProfileSign1(bytes);
+    if (profile !== undefined) return profile;
+  }
   const [protectedBytes, unprotected, payload, signature] = decodeStructure(bytes, maxBytes, true);
   const kid = profileKid(protectedBytes);
   if (unprotected.size !== 0) throw badHeader('unprotected header must be empty', 'unprotected');

@@ -13,10 +13,8 @@
  *   rotation's block time (MG_ERR_KEY_ROTATED otherwise). Together with the backlog age
  *   limit, an old key stops being usable `backlogMaxAgeMs` after the rotation.
  */
-import { decodeCbor } from '../../firmware-ts/protocol/cbor.js';
 import { type CoseSign1, decodeCoseSign1 } from '../../firmware-ts/protocol/cose.js';
-import { READING_CBOR_LIMITS } from '../../firmware-ts/protocol/decode/limits.js';
-import { decodeReading, type Reading } from '../../firmware-ts/protocol/decode/reading.js';
+import { decodeReadingPayload, type Reading } from '../../firmware-ts/protocol/decode/reading.js';
 import { isMedgateError, ProtocolErrorCode } from '../../firmware-ts/protocol/errors.js';
 import { checkObservations } from '../../firmware-ts/protocol/vitals.js';
 import { GatewayErrorCode, MedgateError } from '../errors.js';
@@ -25,9 +23,7 @@ import { deviceOf, keyAt } from '../ledger/state/queries.js';
 import type { KeyEpoch, State } from '../ledger/state/state.js';
 import type { VerifyJob } from '../verify/pool.js';
 import { sigStructureFast } from '../verify/sig-structure.js';
-import { decodeProfileSign1 } from './cose-fast.js';
 import { hexOf } from './hex.js';
-import { decodeReadingFast } from './reading-fast.js';
 
 export interface CheckDeps {
   /** The ledger state now (revocations and rotations take effect with their block). */
@@ -119,7 +115,7 @@ export async function checkReading(
   // 2. Strict COSE_Sign1 in medgate's profile.
   let msg: CoseSign1;
   try {
-    msg = decodeProfileSign1(payload) ?? decodeCoseSign1(payload, deps.maxPayloadBytes);
+    msg = decodeCoseSign1(payload, deps.maxPayloadBytes);
   } catch (err) {
     return refused(err);
   }
@@ -144,7 +140,7 @@ export async function checkReading(
   // 5. The signed reading: structure, whose it is, which key may sign it, what it measures.
   let reading: Reading;
   try {
-    reading = decodeReadingFast(msg.payload) ?? decodeReading(decodeCbor(msg.payload, READING_CBOR_LIMITS));
+    reading = decodeReadingPayload(msg.payload);
   } catch (err) {
     return refused(err, { kid });
   }

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeCbor, encodeCbor } from '../../firmware-ts/protocol/cbor.js';
 import { chainAad, decodeCoseSign1, signCoseSign1, toBeSigned1 } from '../../firmware-ts/protocol/cose.js';
+import { decodeProfileSign1 } from '../../firmware-ts/protocol/cose-profile.js';
 import {
   MAX_TIME_MS,
   READING_CBOR_LIMITS,
@@ -21,13 +22,12 @@ import {
   type Observation,
   type Reading,
 } from '../../firmware-ts/protocol/decode/reading.js';
+import { decodeReadingFast } from '../../firmware-ts/protocol/decode/reading-fast.js';
 import { DEVICE_ID_PATTERN } from '../../firmware-ts/protocol/ids.js';
 import { leafHash } from '../../firmware-ts/protocol/merkle/index.js';
 import { parseVerifiedReading, verifiedReadingText } from '../../firmware-ts/protocol/verified-reading.js';
 import { VITAL_SIGNS } from '../../firmware-ts/protocol/vitals.js';
-import { decodeProfileSign1 } from '../../gateway/telemetry/cose-fast.js';
 import { isoTime } from '../../gateway/telemetry/iso-time.js';
-import { decodeReadingFast } from '../../gateway/telemetry/reading-fast.js';
 import { acceptedEvent, TelemetryEventType } from '../../gateway/telemetry/refusals.js';
 import {
   buildVerifiedReading,

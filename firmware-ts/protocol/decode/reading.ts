@@ -4,10 +4,18 @@
  * This checks structure and bounds only; codes, units and plausibility are checked by
  * `checkObservation` (vitals.ts), signatures by the caller with the COSE module.
  */
-import { encodeCbor } from '../cbor.js';
+import { decodeCbor, encodeCbor } from '../cbor.js';
 import { DEVICE_ID_PATTERN } from '../ids.js';
 import { checkForEncoding, Fields, mapOf } from './fields.js';
-import { ID_MAX_LENGTH, LOINC_PATTERN, MAX_TIME_MS, READING_LIMITS, UCUM_PATTERN } from './limits.js';
+import {
+  ID_MAX_LENGTH,
+  LOINC_PATTERN,
+  MAX_TIME_MS,
+  READING_CBOR_LIMITS,
+  READING_LIMITS,
+  UCUM_PATTERN,
+} from './limits.js';
+import { decodeReadingFast } from './reading-fast.js';
 
 export interface Observation {
   /** LOINC code, for example `8867-4` (heart rate). */
@@ -55,6 +63,15 @@ export function decodeReading(value: unknown): Reading {
   );
   const fw = f.optional('fw', (g, key) => g.uint(key, { max: READING_LIMITS.maxFw }));
   return Object.freeze(fw === undefined ? { dev, seq, t, obs } : { dev, seq, t, obs, fw });
+}
+
+/**
+ * The reading in a telemetry COSE payload: `decodeReading(decodeCbor(payload,
+ * READING_CBOR_LIMITS))`, with the deterministic form a device library writes read in one pass
+ * first (reading-fast.ts; same result, checked in test/gateway/pipeline-fast-paths.test.ts).
+ */
+export function decodeReadingPayload(payload: Uint8Array): Reading {
+  return decodeReadingFast(payload) ?? decodeReading(decodeCbor(payload, READING_CBOR_LIMITS));
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The common case of the strict COSE_Sign1 decoder (firmware-ts/protocol/cose.ts
- * `decodeCoseSign1`), read off fixed offsets: a reading signed in medgate's profile is always
+ * The fast path of `decodeCoseSign1` (cose.ts), read off fixed offsets: a message signed in
+ * medgate's profile is always
  *
  *   d2 84                    tag 18, array(4)
  *   55 a2 01 27 04 50 <kid>  protected: bstr(21) = {1: -8, 4: bstr(16)}
@@ -11,9 +11,10 @@
  * with nothing after it. `decodeProfileSign1` returns the decoded message only for exactly
  * that shape, which the strict decoder accepts with the same result (test/gateway/
  * pipeline-fast-paths.test.ts checks it on mutated messages); anything else is undefined, and
- * the caller runs the strict decoder, which names the problem.
+ * decodeCoseSign1 runs the strict decoder, which names the problem. Internal: not exported
+ * from the protocol's public surface; callers use decodeCoseSign1.
  */
-import type { CoseSign1 } from '../../firmware-ts/protocol/cose.js';
+import type { CoseSign1 } from './cose.js';
 
 /** tag 18, array(4), bstr(21), then the protected header's prefix up to the kid. */
 const HEAD = Uint8Array.of(0xd2, 0x84, 0x55, 0xa2, 0x01, 0x27, 0x04, 0x50);

@@ -1,6 +1,6 @@
 /**
- * The common case of `decodeReading(decodeCbor(payload, READING_CBOR_LIMITS))`
- * (firmware-ts/protocol/decode/reading.ts), read in one pass without cborg: a reading as the
+ * The fast path of `decodeReadingPayload` (reading.ts), which is
+ * `decodeReading(decodeCbor(payload, READING_CBOR_LIMITS))` read in one pass without cborg: a reading as the
  * device library writes it, in deterministic CBOR (RFC 8949 §4.2.1), keys in their sorted
  * order —
  *
@@ -15,6 +15,7 @@
  * valid (keys in another order, wider floats) and names what is wrong.
  */
 
+import { DEVICE_ID_PATTERN } from '../ids.js';
 import {
   ID_MAX_LENGTH,
   LOINC_PATTERN,
@@ -22,9 +23,8 @@ import {
   READING_CBOR_LIMITS,
   READING_LIMITS,
   UCUM_PATTERN,
-} from '../../firmware-ts/protocol/decode/limits.js';
-import type { Observation, Reading } from '../../firmware-ts/protocol/decode/reading.js';
-import { DEVICE_ID_PATTERN } from '../../firmware-ts/protocol/ids.js';
+} from './limits.js';
+import type { Observation, Reading } from './reading.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
