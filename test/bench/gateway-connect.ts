@@ -15,48 +15,33 @@
  *
  * Env: MEDGATE_BENCH_DEVICES (default 10000), MEDGATE_BENCH_CONCURRENCY (200).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { chainAad, signCoseSign1, signerFromSecretKey } from '../../firmware-ts/protocol/cose.js';
+import {
+  type CoseSigner,
+  chainAad,
+  signCoseSign1,
+  signerFromSecretKey,
+} from '../../firmware-ts/protocol/cose.js';
 import { encodeConnectToken } from '../../firmware-ts/protocol/decode/connect.js';
 import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
 import { decodePrivateKeyPem } from '../../firmware-ts/protocol/pem.js';
 import { signTx } from '../../firmware-ts/protocol/tx/sign.js';
 import { DEMO_INDEX_FILE, DEMO_KEYS_DIR, type DemoKeyIndex, initLedger } from '../../gateway/ledger/init.js';
 import { Ledger } from '../../gateway/ledger/ledger.js';
+import { actorNonce } from '../../gateway/ledger/state/queries.js';
+import { type Child, gatewayArgs, spawnListening, stopChild } from './gateway-load.js';
 import { type BenchOptions, isMain, knob, loadNote, type Row, standalone } from './harness.js';
+import { connectPacket } from './mqtt-wire.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Transactions per block while enrolling (the gateway's default maxTxPerBlock). */
+const ENROL_BATCH = 1_000;
+const ADMIN = 'admin:alice';
 const WARMUP = 200;
 const SETTLE_MS = 2_000;
-
-/** MQTT 3.1.1 CONNECT (§3.1): clean session, username = client id, password, keepalive 0. */
-function connectPacket(clientId: string, password: Uint8Array): Buffer {
-  const str = (value: Uint8Array) =>
-    Buffer.concat([Buffer.from([value.length >> 8, value.length & 0xff]), value]);
-  const id = Buffer.from(clientId);
-  const body = Buffer.concat([
-    str(Buffer.from('MQTT')),
-    Buffer.from([4, 0xc2, 0, 0]),
-    str(id),
-    str(id),
-    str(password),
-  ]);
-  const length: number[] = [];
-  for (let n = body.length; ; ) {
-    const digit = n % 128;
-    n = Math.floor(n / 128);
-    length.push(n > 0 ? digit | 0x80 : digit);
-    if (n === 0) break;
-  }
-  return Buffer.concat([Buffer.from([0x10, ...length]), body]);
-}
 
 /** Opens a socket, sends CONNECT, resolves with the socket once CONNACK 0 came back. */
 function connectDevice(port: number, packet: Buffer): Promise<Socket> {
@@ -94,26 +79,32 @@ async function rssKb(pid: number): Promise<number> {
   return Number(match[1]);
 }
 
-/** Enrols `count` fresh device keys with admin alice's transactions; returns their secret keys. */
-async function enrolDevices(dir: string, index: DemoKeyIndex, count: number): Promise<Uint8Array[]> {
-  const alice = index.keys.find((k) => k.role === 'admin' && k.id === 'alice')!;
-  const admin = signerFromSecretKey(
-    decodePrivateKeyPem(await readFile(join(dir, DEMO_KEYS_DIR, alice.key), 'utf8')),
-    nodeBackend,
-  );
+/**
+ * Enrols `count` fresh device keys, named `${prefix}${i}`, on the ledger in `dir` with admin
+ * alice's `device.enrol` transactions (`admin` is her signer), ENROL_BATCH per block; returns
+ * their secret keys.
+ */
+export async function enrolDevices(
+  dir: string,
+  chain: string,
+  admin: CoseSigner,
+  count: number,
+  prefix: string,
+): Promise<Uint8Array[]> {
   const secrets = Array.from({ length: count }, () => nodeBackend.generateSecretKey());
-  const ledger = await Ledger.open(dir, { blockIntervalMs: 0, maxTxPerBlock: 1000 });
+  const ledger = await Ledger.open(dir, { blockIntervalMs: 0, maxTxPerBlock: ENROL_BATCH });
   try {
-    for (let start = 0; start < count; start += 1000) {
+    let nonce = actorNonce(ledger.state, ADMIN) ?? 0;
+    for (let start = 0; start < count; start += ENROL_BATCH) {
       const batch: Promise<unknown>[] = [];
-      for (let i = start; i < Math.min(count, start + 1000); i++) {
+      for (let i = start; i < Math.min(count, start + ENROL_BATCH); i++) {
         const tx = {
           type: 'device.enrol' as const,
-          chain: index.chain,
-          actor: 'admin:alice',
-          nonce: i + 1,
+          chain,
+          actor: ADMIN,
+          nonce: ++nonce,
           t: Date.now(),
-          body: { dev: `bench-${i}`, pub: nodeBackend.publicKey(secrets[i]!), model: 'wearable-v1' },
+          body: { dev: `${prefix}${i}`, pub: nodeBackend.publicKey(secrets[i]!), model: 'wearable-v1' },
         };
         batch.push(ledger.submitTx(signTx(tx, admin)));
       }
@@ -126,46 +117,13 @@ async function enrolDevices(dir: string, index: DemoKeyIndex, count: number): Pr
   return secrets;
 }
 
-async function startChild(
-  dir: string,
-  maxConnections: number,
-): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'gateway/cli/bin.ts',
-      'gateway',
-      '--data',
-      dir,
-      '--mqtt-port',
-      '0',
-      '--ws-port',
-      'off',
-      '--http-port',
-      '0',
-      '--max-connections',
-      String(maxConnections),
-      '--log-level',
-      'warn',
-    ],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // The gateway refuses unknown MEDGATE_* variables, and the bench's own knobs are such.
-      env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('MEDGATE_'))),
-    },
+/** Admin alice's signer, from the demo keys `medgate init --demo` wrote into `dir`. */
+async function demoAdmin(dir: string, index: DemoKeyIndex): Promise<CoseSigner> {
+  const alice = index.keys.find((k) => k.role === 'admin' && k.id === 'alice')!;
+  return signerFromSecretKey(
+    decodePrivateKeyPem(await readFile(join(dir, DEMO_KEYS_DIR, alice.key), 'utf8')),
+    nodeBackend,
   );
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${stderr}`)));
-  });
-  return { child, port: JSON.parse(first).mqtt as number };
 }
 
 export async function run(options: BenchOptions = {}): Promise<Row[]> {
@@ -174,14 +132,14 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
   const marks = [1_000, 10_000].filter((m) => m <= devices);
   const dir = await mkdtemp(join(tmpdir(), 'medgate-bench-connect-'));
   const sockets: Socket[] = [];
-  let child: ChildProcess | undefined;
+  let child: Child | undefined;
   try {
     await initLedger({ dir, demo: true });
     const index = JSON.parse(
       await readFile(join(dir, DEMO_KEYS_DIR, DEMO_INDEX_FILE), 'utf8'),
     ) as DemoKeyIndex;
     const total = WARMUP + devices;
-    const secrets = await enrolDevices(dir, index, total);
+    const secrets = await enrolDevices(dir, index.chain, await demoAdmin(dir, index), total, 'bench-');
     const aad = chainAad(index.chain);
     // Tokens signed beforehand (valid for limits.skewMs): the device side costs nothing measured.
     const packets = secrets.map((secret, i) => {
@@ -192,11 +150,11 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
       });
       return connectPacket(`bench-${i}`, signCoseSign1(token, signerFromSecretKey(secret, nodeBackend), aad));
     });
-    const started = await startChild(dir, total + 100);
-    child = started.child;
-    const pid = child.pid!;
+    child = await spawnListening(gatewayArgs(dir, ['--max-connections', String(total + 100)]));
+    const { pid } = child;
+    const port = child.listening.mqtt;
 
-    await connectAll(started.port, packets.slice(0, WARMUP), concurrency, sockets);
+    await connectAll(port, packets.slice(0, WARMUP), concurrency, sockets);
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const baseline = await rssKb(pid);
 
@@ -206,7 +164,7 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
     for (const mark of marks) {
       const upTo = WARMUP + mark;
       const start = performance.now();
-      await connectAll(started.port, packets.slice(connected, upTo), concurrency, sockets);
+      await connectAll(port, packets.slice(connected, upTo), concurrency, sockets);
       connectSeconds += (performance.now() - start) / 1000;
       connected = upTo;
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
@@ -227,11 +185,7 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
     return rows;
   } finally {
     for (const socket of sockets) socket.destroy();
-    if (child !== undefined && child.exitCode === null) {
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    if (child !== undefined) await stopChild(child);
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -74,6 +74,30 @@ export async function spawnListening(args: readonly string[]): Promise<Child> {
   }
 }
 
+/**
+ * `node` arguments that start `medgate gateway` on `dir` with an ephemeral MQTT port, no
+ * WebSocket listener and logs at warn; `extra` options go before the log level.
+ */
+export function gatewayArgs(dir: string, extra: readonly string[] = []): string[] {
+  return [
+    '--import',
+    'tsx',
+    'gateway/cli/bin.ts',
+    'gateway',
+    '--data',
+    dir,
+    '--mqtt-port',
+    '0',
+    '--ws-port',
+    'off',
+    '--http-port',
+    '0',
+    ...extra,
+    '--log-level',
+    'warn',
+  ];
+}
+
 /** SIGTERM (a graceful stop), then SIGKILL if it is still running after STOP_TIMEOUT_MS. Resolves with the exit code. */
 export async function stopChild(child: Child): Promise<number | null> {
   const proc = child.process;
@@ -271,12 +295,33 @@ export interface PacedOptions {
   readonly window: number;
   /** How long to wait after the last send for the PUBACKs and deliveries still due. */
   readonly drainMs: number;
+  /** Start a lane again at its first reading when it has sent all (brokers that keep no seq); default false. */
+  readonly cycle?: boolean;
+  /**
+   * The key of a sent reading and of a delivery: equal keys pair them, first in first out, so a
+   * cycling lane may have the same key in flight twice. Default: `dev/seq`, which the gateway's
+   * verified reading carries (DESIGN §3). `keyOf` returns undefined for a delivery that is none of ours.
+   */
+  readonly sentKey?: (lane: Lane, message: Signed) => string;
+  readonly keyOf?: (topic: string, payload: Buffer) => string | undefined;
+}
+
+const sentDevSeq = (lane: Lane, message: Signed): string => `${lane.dev}/${message.seq}`;
+
+/** The `dev/seq` of a verified reading (the gateway's JSON); undefined for anything else. */
+export function verifiedKey(_topic: string, payload: Buffer): string | undefined {
+  try {
+    const { dev, seq } = JSON.parse(payload.toString('utf8')) as { dev: string; seq: number };
+    return `${dev}/${seq}`;
+  } catch {
+    return undefined; // not a verified reading: counted as undelivered
+  }
 }
 
 /**
  * Lanes send at `rate` in total (evenly spaced, lanes staggered) for `seconds`; `subscriber`
- * receives the verified readings. The send time of each reading is kept by (device, seq), which
- * the verified reading carries (DESIGN §3), and its delivery gives one latency.
+ * receives what they sent. The send time of each reading is kept by its key (`sentKey`), and the
+ * delivery with the same key (`keyOf`) gives one latency.
  */
 export function paced(
   lanes: readonly Lane[],
@@ -284,8 +329,12 @@ export function paced(
   options: PacedOptions,
 ): Promise<PacedResult> {
   const { rate, seconds, window, drainMs } = options;
+  const cycle = options.cycle ?? false;
+  const sentKey = options.sentKey ?? sentDevSeq;
+  const keyOf = options.keyOf ?? verifiedKey;
   const interval = (lanes.length / rate) * 1000;
-  const sentAt = new Map<string, number>();
+  const sentAt = new Map<string, number[]>();
+  let waiting = 0;
   const latencies: number[] = [];
   let sent = 0;
   let acked = 0;
@@ -298,21 +347,21 @@ export function paced(
     let lastSend = start;
     let settled = false;
 
-    const onMessage = (_topic: string, payload: Buffer) => {
+    const onMessage = (topic: string, payload: Buffer) => {
       const now = performance.now();
-      const { dev, seq } = JSON.parse(payload.toString('utf8')) as { dev: string; seq: number };
-      const key = `${dev}/${seq}`;
-      const at = sentAt.get(key);
+      const key = keyOf(topic, payload);
+      const queue = key === undefined ? undefined : sentAt.get(key);
+      const at = queue?.shift();
       if (at === undefined) return;
-      sentAt.delete(key);
+      if (queue!.length === 0) sentAt.delete(key!);
+      waiting--;
       latencies.push(now - at);
       maybeFinish();
     };
     subscriber.on('message', onMessage);
     // Done when sending is over and every reading was both acknowledged and delivered.
     const maybeFinish = () => {
-      if (performance.now() >= end && sentAt.size === 0 && lanes.every((lane) => lane.inflight === 0))
-        finish();
+      if (performance.now() >= end && waiting === 0 && lanes.every((lane) => lane.inflight === 0)) finish();
     };
     const finish = () => {
       if (settled) return;
@@ -335,14 +384,22 @@ export function paced(
       const now = performance.now();
       for (let i = 0; i < lanes.length; i++) {
         const lane = lanes[i]!;
-        while (due[i]! <= now && due[i]! < end && lane.next < lane.messages.length) {
+        while (due[i]! <= now && due[i]! < end) {
+          if (lane.next >= lane.messages.length) {
+            if (!cycle) break;
+            lane.next = 0;
+          }
           if (lane.inflight >= window) {
             held++;
             break;
           }
           const message = lane.messages[lane.next++]!;
           due[i]! += interval;
-          sentAt.set(`${lane.dev}/${message.seq}`, performance.now());
+          const key = sentKey(lane, message);
+          const queue = sentAt.get(key);
+          if (queue === undefined) sentAt.set(key, [performance.now()]);
+          else queue.push(performance.now());
+          waiting++;
           sent++;
           lastSend = now;
           lane.inflight++;

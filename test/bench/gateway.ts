@@ -16,7 +16,7 @@
  * figure is the median of its rounds. No client subscribes during them: the three carry the
  * same load. Then the ratios, and the latency from publish to the clinician's delivery on
  * `mg/v1/verified/{id}` with publishers paced at half of (a). Last, connects/s and memory per
- * idle device (gateway-connect.ts). The load generator shares the cores with the brokers: the
+ * idle device (gateway-connect.ts; `run({ connect: false })` skips it). The load generator shares the cores with the brokers: the
  * notes give both processes' CPU, the gateway's CPU time per reading, and the load average.
  * Client sockets set TCP_NODELAY: a few clients stand in for many devices, and Nagle's
  * algorithm would hold their back-to-back publishes (the gateway's sockets set it too).
@@ -47,10 +47,12 @@ import {
   type Child,
   CpuMeter,
   type CpuUse,
+  gatewayArgs,
   type Lane,
   type PacedResult,
   paced,
   quantile,
+  type SaturateOptions,
   type Signed,
   saturate,
   spawnListening,
@@ -61,7 +63,8 @@ import { type BenchOptions, isMain, knob, loadNote, median, type Row, round, sta
 /** Issue 4's targets. */
 export const GATEWAY_TARGETS = Object.freeze({ ratioAC: 1.4, p99Ms: 50, kbPerIdleDevice: 30 });
 
-const CLINICIAN = 'dr-lee';
+/** The demo clinician, granted every bench device: the subscriber of the latency phases. */
+export const CLINICIAN = 'dr-lee';
 const ADMIN = 'admin:alice';
 /** Waiting for PUBACKs (and deliveries) still due after a phase's window closed. */
 const DRAIN_MS = 30_000;
@@ -71,7 +74,7 @@ const FULL_DEVICES = 10_000;
 /** Readings per device whose Sig_structures feed the pool in (d). */
 const POOL_JOBS_PER_DEVICE = 256;
 
-interface BenchDevice {
+export interface BenchDevice {
   readonly dev: string;
   readonly key: TestKey;
 }
@@ -98,7 +101,7 @@ interface Broker {
   acked: number;
 }
 
-interface Round {
+export interface Round {
   /** PUBACKs per second in the window. */
   readonly rate: number;
   /** The broker's CPU time per reading it answered, µs (every thread). */
@@ -110,7 +113,7 @@ interface Round {
 }
 
 /** Enrols the devices, registers the demo clinician and grants it every device: admin transactions, one block. */
-async function enrol(gw: TestGateway, devices: readonly BenchDevice[]): Promise<void> {
+export async function enrol(gw: TestGateway, devices: readonly BenchDevice[]): Promise<void> {
   const ledger = await Ledger.open(gw.dir, { blockIntervalMs: 0 });
   try {
     let nonce = actorNonce(ledger.state, ADMIN) ?? 0;
@@ -134,7 +137,7 @@ async function enrol(gw: TestGateway, devices: readonly BenchDevice[]): Promise<
 }
 
 /** Readings `from`..`from + count - 1` of `device`, signed now (before any timing starts). */
-function sign(gw: TestGateway, device: BenchDevice, from: number, count: number): Signed[] {
+export function sign(gw: TestGateway, device: BenchDevice, from: number, count: number): Signed[] {
   return Array.from({ length: count }, (_, i) => {
     const bytes = gw.reading(device.dev, from + i, { key: device.key });
     return { seq: from + i, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
@@ -142,7 +145,7 @@ function sign(gw: TestGateway, device: BenchDevice, from: number, count: number)
 }
 
 /** An mqtt.js client of the broker at `port` (harness: connect token signed now), with TCP_NODELAY. */
-async function connectClient(gw: TestGateway, port: number, principal: string, key: TestKey) {
+export async function connectClient(gw: TestGateway, port: number, principal: string, key: TestKey) {
   // gw.connect reads the port synchronously, so brokers can be connected to concurrently.
   gw.external = { mqtt: port, mqtts: null, ws: null, http: null };
   const client = await gw.connect(principal, {
@@ -155,6 +158,49 @@ async function connectClient(gw: TestGateway, port: number, principal: string, k
   return client;
 }
 
+/**
+ * Starts a broker (`node ...args`, added to `started` at once so that a failure stops it) and
+ * connects one lane per device to it, lane `i` sending `messages(i)` on the device's telemetry topic.
+ */
+export async function startLanes(
+  gw: TestGateway,
+  args: readonly string[],
+  devices: readonly BenchDevice[],
+  messages: (i: number) => readonly Signed[],
+  started: Child[],
+): Promise<{ readonly child: Child; readonly lanes: Lane[] }> {
+  const child = await spawnListening(args);
+  started.push(child);
+  const lanes = await Promise.all(
+    devices.map(async (d, i) => ({
+      dev: d.dev,
+      client: await connectClient(gw, child.listening.mqtt, d.dev, d.key),
+      topic: telemetryTopic(d.dev),
+      messages: messages(i),
+      next: 0,
+      inflight: 0,
+    })),
+  );
+  return { child, lanes };
+}
+
+/** Writes the devices' public keys for the naive baseline (gateway-baseline.ts) into the data dir; returns the file. */
+export async function writeBaselineKeys(gw: TestGateway, devices: readonly BenchDevice[]): Promise<string> {
+  const keysFile = join(gw.dir, 'bench-naive-keys.json');
+  const keys: BaselineKeys = {
+    chain: gw.chain,
+    keys: Object.fromEntries(devices.map((d) => [d.dev, toHex(d.key.pub)])),
+  };
+  await writeFile(keysFile, JSON.stringify(keys));
+  return keysFile;
+}
+
+/** `node` arguments of the two aedes baselines (gateway-baseline.ts); naive reads `keysFile`. */
+export function baselineArgs(keysFile: string): { readonly plain: string[]; readonly naive: string[] } {
+  const baseline = ['--import', 'tsx', 'test/bench/gateway-baseline.ts'];
+  return { plain: [...baseline, 'plain'], naive: [...baseline, 'naive', keysFile] };
+}
+
 async function startBroker(
   gw: TestGateway,
   label: string,
@@ -164,43 +210,33 @@ async function startBroker(
   cycle: boolean,
   started: Child[],
 ): Promise<Broker> {
-  const child = await spawnListening(args);
-  started.push(child);
-  const lanes = await Promise.all(
-    devices.map(async (d, i) => ({
-      dev: d.dev,
-      client: await connectClient(gw, child.listening.mqtt, d.dev, d.key),
-      topic: telemetryTopic(d.dev),
-      messages: signed[i]!,
-      next: 0,
-      inflight: 0,
-    })),
-  );
+  const { child, lanes } = await startLanes(gw, args, devices, (i) => signed[i]!, started);
   return { label, child, lanes, cycle, rounds: [], acked: 0 };
 }
 
 /** One saturating burst of `seconds` on `broker`, with the CPU both sides used. */
-async function burst(broker: Broker, s: Settings, seconds: number): Promise<Round> {
-  const meter = await CpuMeter.start(broker.child.pid);
-  const b = await saturate(broker.lanes, {
-    window: s.window,
-    seconds,
-    cycle: broker.cycle,
-    drainMs: DRAIN_MS,
-  });
+/**
+ * One saturating burst of `options.seconds` on the broker `child` through `lanes`, with the CPU
+ * both sides used; `onAnswered` gets the PUBACKs (after the window too) before any check throws.
+ */
+export async function measuredBurst(
+  label: string,
+  child: Child,
+  lanes: readonly Lane[],
+  options: SaturateOptions,
+  onAnswered: (acked: number) => void,
+): Promise<Round> {
+  const meter = await CpuMeter.start(child.pid);
+  const b = await saturate(lanes, options);
   const cpu = await meter.read();
-  broker.acked += b.acked + b.ackedAfter;
+  const answered = b.acked + b.ackedAfter;
+  onAnswered(answered);
   if (b.failed > 0 || b.pending > 0) {
-    throw new Error(
-      `${broker.label}: ${b.failed} publishes failed, ${b.pending} unanswered\n${broker.child.stderr()}`,
-    );
+    throw new Error(`${label}: ${b.failed} publishes failed, ${b.pending} unanswered\n${child.stderr()}`);
   }
   if (b.acked === 0 || b.seconds <= 0) {
-    throw new Error(
-      `${broker.label}: no reading acknowledged in the window (pre-signed readings used up? MEDGATE_BENCH_READINGS)`,
-    );
+    throw new Error(`${label}: no reading acknowledged in the window (pre-signed readings used up?)`);
   }
-  const answered = b.acked + b.ackedAfter;
   return {
     rate: b.acked / b.seconds,
     cpuUs: (cpu.child / answered) * 1e6,
@@ -208,6 +244,14 @@ async function burst(broker: Broker, s: Settings, seconds: number): Promise<Roun
     cpu,
     exhausted: b.exhausted,
   };
+}
+
+/** One saturating burst of `seconds` on `broker`, all its lanes. */
+function burst(broker: Broker, s: Settings, seconds: number): Promise<Round> {
+  const options = { window: s.window, seconds, cycle: broker.cycle, drainMs: DRAIN_MS };
+  return measuredBurst(broker.label, broker.child, broker.lanes, options, (n) => {
+    broker.acked += n;
+  });
 }
 
 /** verify/s of `pool` with `window` jobs always outstanding, for `seconds`. */
@@ -279,15 +323,21 @@ async function latencyPhase(
   }
 }
 
-/** Stops the gateway and checks DESIGN §4 on its closed ledger: every PUBACKed reading is a leaf, and nothing else is. */
-async function checkLog(gw: TestGateway, gateway: Broker): Promise<number> {
-  const code = await stopChild(gateway.child);
-  if (code !== 0) throw new Error(`gateway exited ${code}\n${gateway.child.stderr()}`);
-  const ledger = await Ledger.open(gw.dir, { readOnly: true });
+/** Stops the gateway `child` (it must exit 0) and returns the number of leaves in its closed reading log. */
+export async function stoppedLogSize(dir: string, child: Child): Promise<number> {
+  const code = await stopChild(child);
+  if (code !== 0) throw new Error(`gateway exited ${code}\n${child.stderr()}`);
+  const ledger = await Ledger.open(dir, { readOnly: true });
   const size = ledger.log.size;
   await ledger.close();
-  if (size !== gateway.acked) {
-    throw new Error(`the reading log holds ${size} leaves, but ${gateway.acked} readings were acknowledged`);
+  return size;
+}
+
+/** Stops the gateway and checks DESIGN §4 on its closed ledger: every PUBACKed reading is a leaf, and nothing else is. */
+export async function checkLog(dir: string, child: Child, acked: number): Promise<number> {
+  const size = await stoppedLogSize(dir, child);
+  if (size !== acked) {
+    throw new Error(`the reading log holds ${size} leaves, but ${acked} readings were acknowledged`);
   }
   return size;
 }
@@ -304,7 +354,7 @@ async function openFileLimit(): Promise<number> {
  * 10,000 devices need as many sockets in this process and in the gateway: when the open-file
  * limit is lower, the largest count it allows is measured instead, and the rows say so.
  */
-async function connectPhase(options: BenchOptions): Promise<Row[]> {
+export async function connectPhase(options: BenchOptions): Promise<Row[]> {
   const limit = await openFileLimit();
   let capped: string | undefined;
   if (
@@ -330,29 +380,43 @@ async function connectPhase(options: BenchOptions): Promise<Row[]> {
   }
 }
 
-const count = (x: number): string => Math.round(x).toLocaleString('en-US');
+export const count = (x: number): string => Math.round(x).toLocaleString('en-US');
 
-/** Median rate of a broker's rounds, with the spread, CPU per reading and both processes' CPU share. */
-function brokerRow(bench: string, broker: Broker, what: string): Row {
-  const rates = broker.rounds.map((r) => r.rate);
+/**
+ * The note on a broker's median rate: the spread of its rounds, its CPU per reading (with its main
+ * thread's when `mainThread`), both processes' CPU share and the load average.
+ */
+export function roundsNote(rounds: readonly Round[], what: string, mainThread: boolean): string {
+  const rates = rounds.map((r) => r.rate);
   const share = (pick: (cpu: CpuUse) => number) =>
-    `${Math.round(median(broker.rounds.map((r) => pick(r.cpu) / r.cpu.wall)) * 100)}%`;
+    `${Math.round(median(rounds.map((r) => pick(r.cpu) / r.cpu.wall)) * 100)}%`;
+  const main = mainThread ? ` (main thread ${count(median(rounds.map((r) => r.mainUs)))})` : '';
   const notes = [
-    broker.rounds.length > 1 ? `rounds ${count(Math.min(...rates))} to ${count(Math.max(...rates))}` : '',
-    broker.rounds.some((r) => r.exhausted) ? 'ran out of pre-signed readings' : '',
-    `${count(median(broker.rounds.map((r) => r.cpuUs)))} µs ${what} CPU/reading (main thread ${count(median(broker.rounds.map((r) => r.mainUs)))})`,
+    rounds.length > 1 ? `rounds ${count(Math.min(...rates))} to ${count(Math.max(...rates))}` : '',
+    rounds.some((r) => r.exhausted) ? 'ran out of pre-signed readings' : '',
+    `${count(median(rounds.map((r) => r.cpuUs)))} µs ${what} CPU/reading${main}`,
     `CPU ${share((c) => c.child)} ${what}, ${share((c) => c.self)} load generator`,
     loadNote(),
   ];
+  return notes.filter((n) => n !== '').join('; ');
+}
+
+/** Median rate of a broker's rounds, with the note above. */
+function brokerRow(bench: string, broker: Broker, what: string): Row {
   return {
     bench,
-    value: Math.round(median(rates)),
+    value: Math.round(median(broker.rounds.map((r) => r.rate))),
     unit: 'readings/s',
-    note: notes.filter((n) => n !== '').join('; '),
+    note: roundsNote(broker.rounds, what, true),
   };
 }
 
-export async function run(options: BenchOptions = {}): Promise<Row[]> {
+export interface GatewayBenchOptions extends BenchOptions {
+  /** Run the connect phase (connects/s, memory per idle device); default true. */
+  readonly connect?: boolean;
+}
+
+export async function run(options: GatewayBenchOptions = {}): Promise<Row[]> {
   const s: Settings = {
     publishers: knob(options, 'MEDGATE_BENCH_PUBLISHERS', 10, 4),
     window: knob(options, 'MEDGATE_BENCH_WINDOW', 64),
@@ -372,12 +436,7 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
     }));
     await enrol(gw, devices);
     const signed = devices.map((d) => sign(gw, d, 1, Math.ceil(s.readings / s.publishers)));
-    const keysFile = join(gw.dir, 'bench-naive-keys.json');
-    const keys: BaselineKeys = {
-      chain: gw.chain,
-      keys: Object.fromEntries(devices.map((d) => [d.dev, toHex(d.key.pub)])),
-    };
-    await writeFile(keysFile, JSON.stringify(keys));
+    const keysFile = await writeBaselineKeys(gw, devices);
     const aad = chainAad(gw.chain);
     const jobs: VerifyJob[] = signed.flatMap((list, i) =>
       list.slice(0, POOL_JOBS_PER_DEVICE).map((m) => {
@@ -386,30 +445,12 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
       }),
     );
 
-    const tsx = ['--import', 'tsx'];
-    const baseline = [...tsx, 'test/bench/gateway-baseline.ts'];
+    const baseline = baselineArgs(keysFile);
     // Started side by side (before any timing): the brokers take seconds each to load through tsx.
     const starting = await Promise.allSettled([
-      startBroker(
-        gw,
-        '(a) gateway',
-        [...tsx, 'gateway/cli/bin.ts', 'gateway', '--data', gw.dir].concat([
-          '--mqtt-port',
-          '0',
-          '--ws-port',
-          'off',
-          '--http-port',
-          '0',
-          '--log-level',
-          'warn',
-        ]),
-        devices,
-        signed,
-        false,
-        started,
-      ),
-      startBroker(gw, '(b) plain', [...baseline, 'plain'], devices, signed, true, started),
-      startBroker(gw, '(c) naive', [...baseline, 'naive', keysFile], devices, signed, true, started),
+      startBroker(gw, '(a) gateway', gatewayArgs(gw.dir), devices, signed, false, started),
+      startBroker(gw, '(b) plain', baseline.plain, devices, signed, true, started),
+      startBroker(gw, '(c) naive', baseline.naive, devices, signed, true, started),
     ]);
     const failed = starting.find((p): p is PromiseRejectedResult => p.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
@@ -444,7 +485,7 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
     const d = median(poolRounds.map((r) => r.rate));
     const latency = await latencyPhase(gw, gateway, devices, a / 2, s);
     for (const lane of gateway.lanes) lane.client.end(true);
-    const logSize = await checkLog(gw, gateway);
+    const logSize = await checkLog(gw.dir, gateway.child, gateway.acked);
 
     const shape = `${s.publishers} publishers × ${s.window} unacked, QoS 1, median of ${s.rounds} × ${s.seconds} s`;
     const rows: Row[] = [
@@ -483,7 +524,7 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
         note: `max ${round(sorted[sorted.length - 1]!, 1)} ms; ${loadNote()}`,
       },
     );
-    rows.push(...(await connectPhase(options)));
+    if (options.connect !== false) rows.push(...(await connectPhase(options)));
     return rows;
   } finally {
     await pool?.close();

@@ -16,19 +16,23 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { toHex } from '../../firmware-ts/protocol/bytes.js';
-import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
-import { signTx } from '../../firmware-ts/protocol/tx/sign.js';
-import { Ledger } from '../../gateway/ledger/ledger.js';
-import { actorNonce } from '../../gateway/ledger/state/queries.js';
-import { demoDataDir, type TestGateway } from '../gateway/harness.js';
-import { type Child, CpuMeter, quantile, ROOT, spawnListening, stopChild } from './gateway-load.js';
+import { demoDataDir } from '../gateway/harness.js';
+import { stoppedLogSize } from './gateway.js';
+import { enrolDevices } from './gateway-connect.js';
+import {
+  type Child,
+  CpuMeter,
+  gatewayArgs,
+  quantile,
+  ROOT,
+  spawnListening,
+  stopChild,
+} from './gateway-load.js';
 import { type BenchOptions, isMain, knob, loadNote, type Row, round, standalone } from './harness.js';
 import { progress } from './progress.js';
 import type { DoneMessage, FromGenerator, InitMessage, ToGenerator } from './scale-generator.js';
 
 const PERIOD_MS = 1_000;
-/** Transactions per block while enrolling (the gateway's default maxTxPerBlock). */
-const ENROL_BATCH = 1_000;
 const READY_TIMEOUT_MS = 300_000;
 const DRAIN_MS = 60_000;
 /** Time between `start` and the first period: every generator gets the message first. */
@@ -47,34 +51,6 @@ export function sustainedSettings(options: BenchOptions): SustainedSettings {
     seconds: knob(options, 'MEDGATE_BENCH_SUSTAINED_SECONDS', 30, 5),
     generators: knob(options, 'MEDGATE_BENCH_GENERATORS', 2),
   };
-}
-
-/** Enrols `count` fresh device keys (admin alice's `device.enrol`, ENROL_BATCH per block); returns the secrets. */
-async function enrolDevices(gw: TestGateway, count: number): Promise<Uint8Array[]> {
-  const secrets = Array.from({ length: count }, () => nodeBackend.generateSecretKey());
-  const ledger = await Ledger.open(gw.dir, { blockIntervalMs: 0, maxTxPerBlock: ENROL_BATCH });
-  try {
-    let nonce = actorNonce(ledger.state, ADMIN) ?? 0;
-    for (let start = 0; start < count; start += ENROL_BATCH) {
-      const batch: Promise<unknown>[] = [];
-      for (let i = start; i < Math.min(count, start + ENROL_BATCH); i++) {
-        const tx = {
-          type: 'device.enrol' as const,
-          chain: gw.chain,
-          actor: ADMIN,
-          nonce: ++nonce,
-          t: Date.now(),
-          body: { dev: `dev-${i}`, pub: nodeBackend.publicKey(secrets[i]!), model: 'wearable-v1' },
-        };
-        batch.push(ledger.submitTx(signTx(tx, gw.key(ADMIN).signer)));
-      }
-      await ledger.cutBlock();
-      await Promise.all(batch);
-    }
-  } finally {
-    await ledger.close();
-  }
-  return secrets;
 }
 
 /** A forked generator and its next message of a given type. */
@@ -152,25 +128,8 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
   const generators: Generator[] = [];
   try {
     progress.update(`sustained: enrolling ${s.devices.toLocaleString('en-US')} devices`);
-    const secrets = await enrolDevices(gw, s.devices);
-    gateway = await spawnListening([
-      '--import',
-      'tsx',
-      'gateway/cli/bin.ts',
-      'gateway',
-      '--data',
-      gw.dir,
-      '--mqtt-port',
-      '0',
-      '--ws-port',
-      'off',
-      '--http-port',
-      '0',
-      '--max-connections',
-      String(s.devices + 100),
-      '--log-level',
-      'warn',
-    ]);
+    const secrets = await enrolDevices(gw.dir, gw.chain, gw.key(ADMIN).signer, s.devices, 'dev-');
+    gateway = await spawnListening(gatewayArgs(gw.dir, ['--max-connections', String(s.devices + 100)]));
     const count = Math.max(1, Math.min(s.generators, s.devices));
     progress.update(`sustained: ${count} load generators connecting and signing`);
     for (let g = 0; g < count; g++) generators.push(new Generator(g));
@@ -229,11 +188,7 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
     for (const gen of generators) await gen.stop();
 
     progress.update('sustained: checking the reading log');
-    const code = await stopChild(gateway);
-    if (code !== 0) throw new Error(`gateway exited ${code}\n${gateway.stderr()}`);
-    const ledger = await Ledger.open(gw.dir, { readOnly: true });
-    const leaves = ledger.log.size;
-    await ledger.close();
+    const leaves = await stoppedLogSize(gw.dir, gateway);
 
     return sustainedRows(s, results, { leaves, cpu, rssBefore, rssPeak, generators: count });
   } finally {

@@ -3,8 +3,9 @@
  * publishers for (a) `medgate gateway`, (b) plain aedes and (c) the naive in-hook verifier, in
  * one run, with publish → subscriber delivery latency at each point and the ratios.
  *
- * It reuses the gateway bench's machinery (gateway-load.ts: brokers as child processes,
- * `saturate`, CPU meters; gateway-baseline.ts: the two aedes baselines). The three brokers run
+ * It reuses the gateway bench's machinery (gateway.ts: enrolment, signing, clients;
+ * gateway-load.ts: brokers as child processes, `saturate`, `paced`, CPU meters;
+ * gateway-baseline.ts: the two aedes baselines). The three brokers run
  * side by side for the whole sweep, each with one connected client per publisher of the largest
  * point; a point with N publishers drives the first N. At each point:
  *
@@ -27,40 +28,41 @@
  * MEDGATE_BENCH_WINDOW (64), MEDGATE_BENCH_ROUNDS (2), MEDGATE_BENCH_SECONDS per burst (3),
  * MEDGATE_BENCH_LATENCY_SECONDS per design and point (5).
  */
-import { writeFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import type { MqttClient } from 'mqtt';
-import { toHex } from '../../firmware-ts/protocol/bytes.js';
-import { telemetryTopic, verifiedTopic } from '../../firmware-ts/protocol/topics.js';
-import { signTx } from '../../firmware-ts/protocol/tx/sign.js';
-import type { EnvelopeType, TxBodies } from '../../firmware-ts/protocol/tx/types.js';
-import { Ledger } from '../../gateway/ledger/ledger.js';
-import { actorNonce } from '../../gateway/ledger/state/queries.js';
-import { demoDataDir, randomKey, type TestGateway, type TestKey } from '../gateway/harness.js';
-import { GATEWAY_TARGETS } from './gateway.js';
-import type { BaselineKeys } from './gateway-baseline.js';
+import { verifiedTopic } from '../../firmware-ts/protocol/topics.js';
+import { demoDataDir, randomKey, type TestGateway } from '../gateway/harness.js';
+import {
+  type BenchDevice,
+  baselineArgs,
+  CLINICIAN,
+  checkLog,
+  connectClient,
+  count,
+  enrol,
+  GATEWAY_TARGETS,
+  measuredBurst,
+  type Round,
+  roundsNote,
+  sign,
+  startLanes,
+  writeBaselineKeys,
+} from './gateway.js';
 import {
   type Child,
-  CpuMeter,
-  type CpuUse,
+  gatewayArgs,
   type Lane,
+  type PacedResult,
+  paced,
   quantile,
   type Signed,
-  saturate,
-  spawnListening,
   stopChild,
 } from './gateway-load.js';
-import { type BenchOptions, isMain, knob, loadNote, median, type Row, round, standalone } from './harness.js';
+import { type BenchOptions, isMain, knob, median, type Row, round, standalone } from './harness.js';
 import { progress } from './progress.js';
 import { DESIGNS, type Design, type DesignInfo } from './sweep-chart.js';
 
 export const SWEEP_FULL = Object.freeze([1, 2, 5, 10, 20]);
 export const SWEEP_QUICK = Object.freeze([1, 4]);
 
-const CLINICIAN = 'dr-lee';
-const ADMIN = 'admin:alice';
 const DRAIN_MS = 30_000;
 /** Readings per device that the baselines cycle through. */
 const CYCLE = 256;
@@ -76,11 +78,6 @@ interface Settings {
   readonly latencySeconds: number;
 }
 
-interface BenchDevice {
-  readonly dev: string;
-  readonly key: TestKey;
-}
-
 interface Broker {
   readonly info: DesignInfo;
   readonly child: Child;
@@ -91,17 +88,10 @@ interface Broker {
   acked: number;
 }
 
-interface Round {
-  readonly rate: number;
-  readonly cpuUs: number;
-  readonly cpu: CpuUse;
-  readonly exhausted: boolean;
-}
-
 /** What one point measured for one design. */
 interface PointResult {
   readonly rounds: Round[];
-  latency?: Latency;
+  latency?: PacedResult;
 }
 
 export function settings(options: BenchOptions): Settings {
@@ -127,48 +117,6 @@ export function sweepPoints(raw: string | undefined): readonly number[] {
   return points;
 }
 
-/** Enrols the devices, registers the demo clinician and grants it every device (as gateway.ts does). */
-async function enrol(gw: TestGateway, devices: readonly BenchDevice[]): Promise<void> {
-  const ledger = await Ledger.open(gw.dir, { blockIntervalMs: 0 });
-  try {
-    let nonce = actorNonce(ledger.state, ADMIN) ?? 0;
-    const tx = <K extends EnvelopeType>(type: K, body: TxBodies[K]) =>
-      ledger.submitTx(
-        signTx(
-          { type, chain: gw.chain, actor: ADMIN, nonce: ++nonce, t: Date.now(), body } as Parameters<
-            typeof signTx
-          >[0],
-          gw.key(ADMIN).signer,
-        ),
-      );
-    const done = devices.map((d) => tx('device.enrol', { dev: d.dev, pub: d.key.pub, model: 'wearable-v1' }));
-    done.push(tx('clinician.register', { id: CLINICIAN, pub: gw.key(`clinician:${CLINICIAN}`).pub }));
-    done.push(tx('access.grant', { clinician: CLINICIAN, devs: devices.map((d) => d.dev) }));
-    await ledger.cutBlock();
-    await Promise.all(done);
-  } finally {
-    await ledger.close();
-  }
-}
-
-function sign(gw: TestGateway, device: BenchDevice, from: number, count: number): Signed[] {
-  return Array.from({ length: count }, (_, i) => {
-    const bytes = gw.reading(device.dev, from + i, { key: device.key });
-    return { seq: from + i, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
-  });
-}
-
-async function connectClient(gw: TestGateway, port: number, principal: string, key: TestKey) {
-  gw.external = { mqtt: port, mqtts: null, ws: null, http: null };
-  const client = await gw.connect(principal, {
-    password: gw.token(principal, { key }),
-    mqtt: { keepalive: 300 },
-  });
-  (client.stream as unknown as Socket).setNoDelay(true);
-  client.on('error', () => {});
-  return client;
-}
-
 async function startBroker(
   gw: TestGateway,
   info: DesignInfo,
@@ -177,18 +125,7 @@ async function startBroker(
   messages: (i: number) => readonly Signed[],
   started: Child[],
 ): Promise<Broker> {
-  const child = await spawnListening(args);
-  started.push(child);
-  const lanes = await Promise.all(
-    devices.map(async (d, i) => ({
-      dev: d.dev,
-      client: await connectClient(gw, child.listening.mqtt, d.dev, d.key),
-      topic: telemetryTopic(d.dev),
-      messages: messages(i),
-      next: 0,
-      inflight: 0,
-    })),
-  );
+  const { child, lanes } = await startLanes(gw, args, devices, messages, started);
   return { info, child, lanes, cycle: info.design !== 'medgate', acked: 0 };
 }
 
@@ -220,149 +157,10 @@ class SeqSigner {
   }
 }
 
-async function burst(
-  broker: Broker,
-  lanes: readonly Lane[],
-  window: number,
-  seconds: number,
-): Promise<Round> {
-  const meter = await CpuMeter.start(broker.child.pid);
-  const b = await saturate(lanes, { window, seconds, cycle: broker.cycle, drainMs: DRAIN_MS });
-  const cpu = await meter.read();
-  broker.acked += b.acked + b.ackedAfter;
-  if (b.failed > 0 || b.pending > 0) {
-    throw new Error(
-      `${broker.info.label}: ${b.failed} publishes failed, ${b.pending} unanswered\n${broker.child.stderr()}`,
-    );
-  }
-  if (b.acked === 0 || b.seconds <= 0) throw new Error(`${broker.info.label}: no reading acknowledged`);
-  return {
-    rate: b.acked / b.seconds,
-    cpuUs: (cpu.child / (b.acked + b.ackedAfter)) * 1e6,
-    cpu,
-    exhausted: b.exhausted,
-  };
-}
-
-export interface Latency {
-  /** Publish call → delivery to the subscriber, ms, one per delivered reading. */
-  readonly latencies: Float64Array;
-  readonly sent: number;
-  readonly acked: number;
-  readonly delivered: number;
-  readonly failed: number;
-  /** Sends that came due while the lane's window was full. */
-  readonly held: number;
-  readonly rate: number;
-}
-
-export interface PacedLatencyOptions {
-  readonly rate: number;
-  readonly seconds: number;
-  readonly window: number;
-  readonly drainMs: number;
-  /** Start a lane again at its first reading when it has sent all (the baselines). */
-  readonly cycle: boolean;
-  /** The key of a sent reading and of a delivery; equal keys pair them, first in first out. */
-  readonly sentKey: (lane: Lane, message: Signed) => string;
-  readonly deliveredKey: (topic: string, payload: Buffer) => string | undefined;
-}
-
-/**
- * gateway-load.ts `paced`, with the matching of deliveries to sends made a parameter: the
- * baselines deliver the raw COSE_Sign1, not the gateway's verified JSON (request to its owner in
- * /work/notes/h7-requests.md). The lanes send at `rate` in total, evenly spaced and staggered,
- * for `seconds`; each delivery of a reading sent in the phase gives one latency.
- */
-export function pacedLatency(
-  lanes: readonly Lane[],
-  subscriber: MqttClient,
-  options: PacedLatencyOptions,
-): Promise<Latency> {
-  const { rate, seconds, window, drainMs, cycle } = options;
-  const interval = (lanes.length / rate) * 1000;
-  const sentAt = new Map<string, number[]>();
-  let waiting = 0;
-  const latencies: number[] = [];
-  let sent = 0;
-  let acked = 0;
-  let failed = 0;
-  let held = 0;
-  return new Promise((resolve) => {
-    const start = performance.now();
-    const end = start + seconds * 1000;
-    const due = lanes.map((_, i) => start + (i * interval) / lanes.length);
-    let lastSend = start;
-    let settled = false;
-
-    const onMessage = (topic: string, payload: Buffer) => {
-      const now = performance.now();
-      const key = options.deliveredKey(topic, payload);
-      const queue = key === undefined ? undefined : sentAt.get(key);
-      const at = queue?.shift();
-      if (at === undefined) return;
-      if (queue!.length === 0) sentAt.delete(key!);
-      waiting--;
-      latencies.push(now - at);
-      maybeFinish();
-    };
-    subscriber.on('message', onMessage);
-    const maybeFinish = () => {
-      if (performance.now() >= end && waiting === 0 && lanes.every((lane) => lane.inflight === 0)) finish();
-    };
-    const finish = () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(tickTimer);
-      clearTimeout(drainTimer);
-      subscriber.off('message', onMessage);
-      resolve({
-        latencies: Float64Array.from(latencies),
-        sent,
-        acked,
-        delivered: latencies.length,
-        failed,
-        held,
-        rate: sent / ((lastSend - start) / 1000 || 1),
-      });
-    };
-    let tickTimer: NodeJS.Timeout | undefined;
-    const tick = () => {
-      const now = performance.now();
-      for (let i = 0; i < lanes.length; i++) {
-        const lane = lanes[i]!;
-        while (due[i]! <= now && due[i]! < end) {
-          if (lane.next >= lane.messages.length) {
-            if (!cycle) break;
-            lane.next = 0;
-          }
-          if (lane.inflight >= window) {
-            held++;
-            break;
-          }
-          const message = lane.messages[lane.next++]!;
-          due[i]! += interval;
-          const key = options.sentKey(lane, message);
-          const queue = sentAt.get(key);
-          if (queue === undefined) sentAt.set(key, [performance.now()]);
-          else queue.push(performance.now());
-          waiting++;
-          sent++;
-          lastSend = now;
-          lane.inflight++;
-          lane.client.publish(lane.topic, message.bytes, { qos: 1 }, (err) => {
-            lane.inflight--;
-            if (err !== undefined && err !== null) failed++;
-            else acked++;
-            maybeFinish();
-          });
-        }
-      }
-      if (now < end) tickTimer = setTimeout(tick, 1);
-      else maybeFinish();
-    };
-    const drainTimer = setTimeout(finish, seconds * 1000 + drainMs);
-    tick();
+function burst(broker: Broker, lanes: readonly Lane[], window: number, seconds: number): Promise<Round> {
+  const options = { window, seconds, cycle: broker.cycle, drainMs: DRAIN_MS };
+  return measuredBurst(broker.info.label, broker.child, lanes, options, (n) => {
+    broker.acked += n;
   });
 }
 
@@ -375,7 +173,7 @@ async function latencyPhase(
   lanes: readonly Lane[],
   rate: number,
   s: Settings,
-): Promise<Latency> {
+): Promise<PacedResult> {
   const medgate = broker.info.design === 'medgate';
   const subscriber = await connectClient(
     gw,
@@ -388,25 +186,19 @@ async function latencyPhase(
     const granted = await subscriber.subscribeAsync(topics, { qos: 1 });
     if (granted.some((g) => g.qos === 128))
       throw new Error(`${broker.info.label}: a subscription was refused`);
-    const result = await pacedLatency(lanes, subscriber, {
+    const result = await paced(lanes, subscriber, {
       rate,
       seconds: s.latencySeconds,
       window: s.window,
       drainMs: DRAIN_MS,
       cycle: broker.cycle,
-      sentKey: medgate
-        ? (lane, m) => `${lane.dev}/${m.seq}`
-        : (lane, m) => `${lane.topic}|${signatureTail(m.bytes)}`,
-      deliveredKey: medgate
-        ? (_topic, payload) => {
-            try {
-              const { dev, seq } = JSON.parse(payload.toString('utf8')) as { dev: string; seq: number };
-              return `${dev}/${seq}`;
-            } catch {
-              return undefined; // not a verified reading: counted as undelivered
-            }
-          }
-        : (topic, payload) => `${topic}|${signatureTail(payload)}`,
+      // The gateway delivers its verified JSON (paced's default keys); the baselines the raw COSE_Sign1.
+      ...(medgate
+        ? {}
+        : {
+            sentKey: (lane: Lane, m: Signed) => `${lane.topic}|${signatureTail(m.bytes)}`,
+            keyOf: (topic: string, payload: Buffer) => `${topic}|${signatureTail(payload)}`,
+          }),
     });
     broker.acked += result.acked;
     // A delivery short of `sent` is reported in the row's note (p50/p99 are of the deliveries), not
@@ -423,8 +215,6 @@ async function latencyPhase(
   }
 }
 
-const count = (x: number): string => Math.round(x).toLocaleString('en-US');
-
 /** Rows of one point, in the order of the table. */
 function pointRows(n: number, results: ReadonlyMap<Design, PointResult>, s: Settings): Row[] {
   const rate = (d: Design) => median(results.get(d)!.rounds.map((r) => r.rate));
@@ -436,21 +226,11 @@ function pointRows(n: number, results: ReadonlyMap<Design, PointResult>, s: Sett
   const rows: Row[] = [];
   for (const info of DESIGNS) {
     const rounds = results.get(info.design)!.rounds;
-    const rates = rounds.map((r) => r.rate);
-    const share = (pick: (cpu: CpuUse) => number) =>
-      `${Math.round(median(rounds.map((r) => pick(r.cpu) / r.cpu.wall)) * 100)}%`;
-    const notes = [
-      rounds.length > 1 ? `rounds ${count(Math.min(...rates))} to ${count(Math.max(...rates))}` : '',
-      rounds.some((r) => r.exhausted) ? 'ran out of pre-signed readings' : '',
-      `${count(median(rounds.map((r) => r.cpuUs)))} µs broker CPU/reading`,
-      `CPU ${share((c) => c.child)} broker, ${share((c) => c.self)} load generator`,
-      loadNote(),
-    ];
     rows.push({
       bench: `${at}: (${info.letter}) ${info.label}`,
       value: Math.round(rate(info.design)),
       unit: 'readings/s',
-      note: notes.filter((x) => x !== '').join('; '),
+      note: roundsNote(rounds, 'broker', false),
       params: { publishers: n, design: info.design, metric: 'throughput' },
     });
   }
@@ -524,33 +304,8 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
     }));
     await enrol(gw, devices);
     const cycled = devices.map((d) => sign(gw, d, 1, CYCLE));
-    const keysFile = join(gw.dir, 'bench-naive-keys.json');
-    const keys: BaselineKeys = {
-      chain: gw.chain,
-      keys: Object.fromEntries(devices.map((d) => [d.dev, toHex(d.key.pub)])),
-    };
-    await writeFile(keysFile, JSON.stringify(keys));
-    const tsx = ['--import', 'tsx'];
-    const baseline = [...tsx, 'test/bench/gateway-baseline.ts'];
-    const args: Record<Design, string[]> = {
-      medgate: [
-        ...tsx,
-        'gateway/cli/bin.ts',
-        'gateway',
-        '--data',
-        gw.dir,
-        '--mqtt-port',
-        '0',
-        '--ws-port',
-        'off',
-        '--http-port',
-        '0',
-        '--log-level',
-        'warn',
-      ],
-      plain: [...baseline, 'plain'],
-      naive: [...baseline, 'naive', keysFile],
-    };
+    const keysFile = await writeBaselineKeys(gw, devices);
+    const args: Record<Design, string[]> = { medgate: gatewayArgs(gw.dir), ...baselineArgs(keysFile) };
     const starting = await Promise.allSettled(
       DESIGNS.map((info) =>
         startBroker(
@@ -611,16 +366,7 @@ export async function run(options: BenchOptions = {}): Promise<Row[]> {
     for (const broker of brokers) for (const lane of broker.lanes) lane.client.end(true);
     for (const broker of brokers.slice(1)) await stopChild(broker.child);
     progress.update('checking the reading log');
-    const code = await stopChild(gateway.child);
-    if (code !== 0) throw new Error(`gateway exited ${code}\n${gateway.child.stderr()}`);
-    const ledger = await Ledger.open(gw.dir, { readOnly: true });
-    const size = ledger.log.size;
-    await ledger.close();
-    if (size !== gateway.acked) {
-      throw new Error(
-        `the reading log holds ${size} leaves, but ${gateway.acked} readings were acknowledged`,
-      );
-    }
+    const size = await checkLog(gw.dir, gateway.child, gateway.acked);
     rows.push({
       bench: 'reading log after the sweep',
       value: size,
