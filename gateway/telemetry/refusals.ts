@@ -15,6 +15,7 @@ import { encodeCbor } from '../../firmware-ts/protocol/cbor.js';
 import { ProtocolErrorCode } from '../../firmware-ts/protocol/errors.js';
 import { GatewayErrorCode } from '../errors.js';
 import { StateErrorCode } from '../ledger/state/errors.js';
+import { CborMajor, writeCborHead } from '../util/cbor-head.js';
 
 /**
  * Refusals that are security-relevant: a forged or foreign signature (a reading signed for
@@ -80,16 +81,16 @@ export function acceptedEvent(e: AcceptedEvent): Uint8Array {
   out[at++] = 0xa3 + (late ? 1 : 0) + (gap === undefined ? 0 : 1);
   if (gap !== undefined) {
     at = writeKey(out, at, KEY_GAP);
-    at = writeUint(out, at, gap);
+    at = writeCborHead(out, at, CborMajor.uint, gap);
   }
   at = writeKey(out, at, KEY_SEQ);
-  at = writeUint(out, at, e.seq);
+  at = writeCborHead(out, at, CborMajor.uint, e.seq);
   if (late) {
     at = writeKey(out, at, KEY_LATE);
     out[at++] = 0xf5; // true
   }
   at = writeKey(out, at, KEY_LEAF);
-  at = writeUint(out, at, e.leaf);
+  at = writeCborHead(out, at, CborMajor.uint, e.leaf);
   at = writeKey(out, at, KEY_TYPE);
   at = writeKey(out, at, VALUE_ACCEPTED);
   return out.slice(0, at);
@@ -108,34 +109,6 @@ const VALUE_ACCEPTED = text(TelemetryEventType.accepted);
 function writeKey(out: Uint8Array, at: number, key: Uint8Array): number {
   out.set(key, at);
   return at + key.length;
-}
-
-/** A CBOR unsigned integer (major type 0) in its shortest form; `value` a safe integer >= 0. */
-function writeUint(out: Uint8Array, at: number, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a CBOR uint: ${value}`);
-  if (value < 24) {
-    out[at] = value;
-    return at + 1;
-  }
-  if (value < 0x100) {
-    out[at] = 0x18;
-    out[at + 1] = value;
-    return at + 2;
-  }
-  if (value < 0x10000) {
-    out[at] = 0x19;
-    out[at + 1] = value >>> 8;
-    out[at + 2] = value & 0xff;
-    return at + 3;
-  }
-  if (value < 0x1_0000_0000) {
-    out[at] = 0x1a;
-    new DataView(out.buffer, out.byteOffset).setUint32(at + 1, value);
-    return at + 5;
-  }
-  out[at] = 0x1b;
-  new DataView(out.buffer, out.byteOffset).setBigUint64(at + 1, BigInt(value));
-  return at + 9;
 }
 
 /**

@@ -5,6 +5,7 @@
  * the generic CBOR encoder, because the gateway builds one per reading on the MQTT thread.
  */
 import type { CoseSign1 } from '../../firmware-ts/protocol/cose.js';
+import { CborMajor, writeCborHead } from '../util/cbor-head.js';
 
 /** array(4), then text(10) "Signature1". */
 const PREFIX = Uint8Array.of(0x84, 0x6a, ...[...'Signature1'].map((c) => c.charCodeAt(0)));
@@ -12,32 +13,6 @@ const PREFIX = Uint8Array.of(0x84, 0x6a, ...[...'Signature1'].map((c) => c.charC
 /** Bytes of a CBOR byte-string head (major type 2) for `length`, shortest form (RFC 8949 §4.2.1). */
 function headSize(length: number): number {
   return length < 24 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : length < 0x1_0000_0000 ? 5 : 9;
-}
-
-function writeHead(out: Uint8Array, at: number, length: number): number {
-  if (length < 24) {
-    out[at] = 0x40 | length;
-    return at + 1;
-  }
-  if (length < 0x100) {
-    out[at] = 0x58;
-    out[at + 1] = length;
-    return at + 2;
-  }
-  if (length < 0x10000) {
-    out[at] = 0x59;
-    out[at + 1] = length >>> 8;
-    out[at + 2] = length & 0xff;
-    return at + 3;
-  }
-  if (length < 0x1_0000_0000) {
-    out[at] = 0x5a;
-    new DataView(out.buffer, out.byteOffset).setUint32(at + 1, length);
-    return at + 5;
-  }
-  out[at] = 0x5b;
-  new DataView(out.buffer, out.byteOffset).setBigUint64(at + 1, BigInt(length));
-  return at + 9;
 }
 
 /** `toBeSigned1(protectedBytes, externalAad, payload)`, in one allocation. */
@@ -58,7 +33,7 @@ export function toBeSigned1Fast(
   out.set(PREFIX, 0);
   let at = PREFIX.length;
   for (const part of [protectedBytes, externalAad, payload]) {
-    at = writeHead(out, at, part.length);
+    at = writeCborHead(out, at, CborMajor.bytes, part.length);
     out.set(part, at);
     at += part.length;
   }
