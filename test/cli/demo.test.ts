@@ -22,6 +22,8 @@ describe('medgate demo', () => {
     expect(steps.length).toBeGreaterThanOrEqual(30);
     // DESIGN §7: the fleet enrols, the rollout is approved 2 of 3, one device rolls back,
     // and a receipt of a random reading verifies offline.
+    expect(run.stdout).toMatch(/ALERT Oxygen saturation low/); // the clinician feed shows the alert
+    expect(run.stdout).toMatch(/\(replay\)\s+→ MG_ERR_REPLAY/); // an attack refused by code
     expect(run.stdout).toMatch(/self-enrolled \(model wearable-v1/);
     expect(run.stdout).toMatch(/authorised, active/);
     expect(run.stdout).toMatch(/: rolledBack \(MG_ERR_UPDATE_SELF_TEST_FAILED\)/);
