@@ -1,8 +1,8 @@
 /**
  * The load side of the gateway benchmark (test/bench/gateway.ts): brokers started as child
  * processes (each with a main thread of its own, measured through /proc), and publishers that
- * send pre-signed QoS 1 readings through mqtt.js, either as fast as a bounded window of
- * unacknowledged publishes allows (`saturate`) or at a fixed rate (`paced`). Every wait is
+ * send pre-signed QoS 1 readings on raw sockets (wire-publisher.ts), either as fast as a bounded
+ * window of unacknowledged publishes allows (`saturate`) or at a fixed rate (`paced`). Every wait is
  * bounded in time; a publish counts only once its PUBACK arrived.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
+import type { LanePublisher } from './wire-publisher.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -75,11 +76,22 @@ export async function spawnListening(args: readonly string[]): Promise<Child> {
 }
 
 /**
+ * Extra node options for the gateway child from MEDGATE_BENCH_GATEWAY_NODE_OPTIONS, split on
+ * spaces: a profile of the gateway under the bench's own load, e.g. `--cpu-prof
+ * --cpu-prof-dir=/tmp/prof` (the verify workers write theirs too) or `--perf-basic-prof`.
+ */
+function nodeFlags(): string[] {
+  const raw = process.env.MEDGATE_BENCH_GATEWAY_NODE_OPTIONS?.trim();
+  return raw === undefined || raw === '' ? [] : raw.split(/\s+/);
+}
+
+/**
  * `node` arguments that start `medgate gateway` on `dir` with an ephemeral MQTT port, no
  * WebSocket listener and logs at warn; `extra` options go before the log level.
  */
 export function gatewayArgs(dir: string, extra: readonly string[] = []): string[] {
   return [
+    ...nodeFlags(),
     '--import',
     'tsx',
     'gateway/cli/bin.ts',
@@ -175,7 +187,7 @@ export interface Signed {
 /** One publisher: its client, its telemetry topic and its pre-signed readings, sent in order. */
 export interface Lane {
   readonly dev: string;
-  readonly client: MqttClient;
+  readonly client: LanePublisher;
   readonly topic: string;
   messages: readonly Signed[];
   /** Index of the next reading to send. */
@@ -191,7 +203,7 @@ export interface Burst {
   readonly seconds: number;
   /** PUBACKs after the window (publishes in flight when it closed). */
   readonly ackedAfter: number;
-  /** Publishes that failed (mqtt.js reported an error instead of a PUBACK). */
+  /** Publishes that failed (the connection ended before their PUBACK). */
   readonly failed: number;
   /** Publishes still without an answer when the drain time ran out. */
   readonly pending: number;

@@ -1,6 +1,6 @@
 /**
- * The gateway benchmark of issue 4, in one run on this machine. N publishers (mqtt.js, in this
- * process) send pre-signed readings at QoS 1, each with at most W publishes unacknowledged, to
+ * The gateway benchmark of issue 4, in one run on this machine. N publishers (raw MQTT sockets in
+ * this process, wire-publisher.ts) send pre-signed readings at QoS 1, each with at most W publishes unacknowledged, to
  * brokers that run as child processes (each with a main thread of its own):
  *
  *   (a) `medgate gateway` (node --import tsx gateway/cli/bin.ts gateway): signatures verified on
@@ -26,7 +26,8 @@
  * Env: MEDGATE_BENCH_PUBLISHERS (default 10), MEDGATE_BENCH_WINDOW (64 per client),
  * MEDGATE_BENCH_ROUNDS (3), MEDGATE_BENCH_SECONDS per round and broker (4),
  * MEDGATE_BENCH_READINGS pre-signed for (a) (150000), MEDGATE_BENCH_LATENCY_SECONDS (10);
- * gateway-connect.ts reads MEDGATE_BENCH_DEVICES and MEDGATE_BENCH_CONCURRENCY.
+ * gateway-connect.ts reads MEDGATE_BENCH_DEVICES and MEDGATE_BENCH_CONCURRENCY;
+ * MEDGATE_BENCH_GATEWAY_NODE_OPTIONS adds node options to the gateway child (a profile).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
@@ -59,6 +60,7 @@ import {
   stopChild,
 } from './gateway-load.js';
 import { type BenchOptions, isMain, knob, loadNote, median, type Row, round, standalone } from './harness.js';
+import { WirePublisher } from './wire-publisher.js';
 
 /** Issue 4's targets. */
 export const GATEWAY_TARGETS = Object.freeze({ ratioAC: 1.4, p99Ms: 50, kbPerIdleDevice: 30 });
@@ -174,7 +176,7 @@ export async function startLanes(
   const lanes = await Promise.all(
     devices.map(async (d, i) => ({
       dev: d.dev,
-      client: await connectClient(gw, child.listening.mqtt, d.dev, d.key),
+      client: await WirePublisher.connect(child.listening.mqtt, d.dev, gw.token(d.dev, { key: d.key })),
       topic: telemetryTopic(d.dev),
       messages: messages(i),
       next: 0,
