@@ -16,7 +16,12 @@
  * format v1): chunk requests go up on `fw/get`, chunks come down on `fw/data`; no other `fw/`
  * topic is used.
  */
-import { parseTopic, TOPIC_FILTERS, type Topic } from '../../firmware-ts/protocol/topics.js';
+import {
+  MAX_TOPIC_LENGTH,
+  parseTopic,
+  TOPIC_FILTERS,
+  type Topic,
+} from '../../firmware-ts/protocol/topics.js';
 import { hasAccess } from '../ledger/state/queries.js';
 import type { State } from '../ledger/state/state.js';
 import type { Session } from './sessions.js';
@@ -29,12 +34,29 @@ export const FW_DATA_LEVEL = 'data';
 /** What a device publish is, for the hook that handles it. */
 export type IngressKind = 'telemetry' | 'updateStatus' | 'fw';
 
+/**
+ * Parsed topics by name. A publish is judged by several hooks (authorizePublish, then
+ * authorizeForward per delivery), and a device publishes on the same few topics all its life:
+ * each name is parsed once. Topics are frozen, so one value serves every caller; a refused
+ * name is kept as null. Bounded: cleared when full, at most a reparse of the live names.
+ */
+const TOPIC_CACHE_SIZE = 65_536;
+const topicCache = new Map<string, Topic | null>();
+
 function parsed(topic: string): Topic | undefined {
+  // Names over the limit are refused unparsed and never kept: 65,536 × 256 characters at most.
+  if (topic.length > MAX_TOPIC_LENGTH) return undefined;
+  const hit = topicCache.get(topic);
+  if (hit !== undefined) return hit ?? undefined;
+  let value: Topic | null;
   try {
-    return parseTopic(topic);
+    value = parseTopic(topic);
   } catch {
-    return undefined;
+    value = null;
   }
+  if (topicCache.size >= TOPIC_CACHE_SIZE) topicCache.clear();
+  topicCache.set(topic, value);
+  return value ?? undefined;
 }
 
 function isFwRequest(topic: Topic): boolean {

@@ -69,6 +69,22 @@ describe('acl rules', () => {
     expect(publishKind(session('admin', 'a'), 'mg/v1/dev/d1/telemetry')).toBeUndefined();
     expect(publishKind(session('device', 'd1', 'enrol'), 'mg/v1/dev/d1/telemetry')).toBeUndefined();
   });
+
+  test('each topic is parsed once, and its verdict is still per session', () => {
+    const own = session('device', 'd7');
+    const other = session('device', 'd8');
+    // Alternating sessions on the same names: the cache holds the parsed topic, never a verdict.
+    for (let i = 0; i < 3; i++) {
+      expect(publishKind(own, 'mg/v1/dev/d7/telemetry')).toBe('telemetry');
+      expect(publishKind(other, 'mg/v1/dev/d7/telemetry')).toBeUndefined();
+      expect(publishKind(own, 'mg/v1/dev/d7/#')).toBeUndefined();
+      expect(publishKind(other, 'mg/v1/dev/d8/update/status')).toBe('updateStatus');
+    }
+    // A name over the length limit is refused whatever it spells.
+    const long = `mg/v1/dev/d7/telemetry${'/x'.repeat(200)}`;
+    expect(publishKind(own, long)).toBeUndefined();
+    expect(publishKind(own, long)).toBeUndefined();
+  });
 });
 
 describe('through the gateway', () => {
