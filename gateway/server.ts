@@ -24,6 +24,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { Penalty } from './telemetry/penalty.js';
 import { createTelemetryPipeline, type TelemetryPipeline } from './telemetry/pipeline.js';
 import { ReadingStore } from './telemetry/reading-store.js';
+import { VerifiedReadings } from './telemetry/verified-readings.js';
 import { lazyUpdateHandlers, startUpdateService, type UpdateService } from './updates/service.js';
 import { VerifyPool } from './verify/pool.js';
 
@@ -174,7 +175,7 @@ export async function startGateway(
     let stopping = false;
     const http: HttpServer = createHttpServer({
       ledger,
-      store,
+      store: new VerifiedReadings({ chain: ledger.chain, store, log: ledger.log }),
       metrics,
       config,
       log: log.child({ part: 'http' }),

@@ -125,7 +125,7 @@ export interface VerifiedReading {
   readonly cose: Uint8Array;
 }
 
-/** The JSON form, as published and stored. */
+/** The JSON form, as published and served. */
 export interface VerifiedReadingJson {
   readonly v: 1;
   readonly chain: string;

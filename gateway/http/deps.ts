@@ -6,16 +6,16 @@ import type { NonceCache } from '../broker/nonce-cache.js';
 import type { GatewayConfig } from '../config.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Metrics } from '../metrics.js';
-import type { ReadingStore } from '../telemetry/reading-store.js';
+import type { VerifiedReadings } from '../telemetry/verified-readings.js';
 import type { TokenAuth } from './auth.js';
 
 export type HttpLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
-/** A verified reading as the reading store returns it (DESIGN §3 JSON). */
+/** A verified reading as the API serves it (DESIGN §3 JSON). */
 export type StoredReading = VerifiedReadingJson;
 
-/** The reading store's read side, which is all the API uses. */
-export type ReadingSource = Pick<ReadingStore, 'get' | 'history'>;
+/** Verified readings by device and seq (the reading store joined with the log), all the API reads. */
+export type ReadingSource = Pick<VerifiedReadings, 'get' | 'history'>;
 
 export interface HttpDeps {
   readonly ledger: Ledger;

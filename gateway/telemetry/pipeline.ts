@@ -311,7 +311,7 @@ class Pipeline implements TelemetryPipeline {
     const deps = this.#deps;
     const { reading } = checked;
     const dev = reading.dev;
-    // Encoded once: the store keeps these bytes and the broker publishes them.
+    // For clinicians subscribed now; the store keeps only where the bytes are and what was decided.
     const json = Buffer.from(
       verifiedReadingJson({
         chain: deps.ledger.chain,
@@ -334,7 +334,8 @@ class Pipeline implements TelemetryPipeline {
           leafIndex: leaf.index,
           leafHash: leaf.leafHash,
           received,
-          json,
+          late,
+          gap,
         }),
       'reading store write failed',
       dev,

@@ -1,24 +1,32 @@
 /**
- * The reading store: accepted, verified readings as clinicians get them (the verified reading
- * JSON of DESIGN §3), for history, the FHIR API, and the seq tracker after a restart.
+ * The reading store: the index of accepted readings by device and seq, with what the gateway
+ * decided when it accepted each (receive time, `late`, `gap`), for history, the FHIR API, and
+ * the seq tracker after a restart. The reading bytes themselves stay in the reading log, once:
+ * verified-readings.ts joins the two into the verified reading JSON of DESIGN §3.
  *
  * It is a sibling LevelDB in `DIR/readings/`, not a keyspace of the ledger's database: the
  * ledger's LevelDB holds what proofs need and its writer syncs every batch, while the store is
  * derived data, written without sync, that can be rebuilt from the reading log
  * (recovery.ts) and pruned on its own schedule. LevelDB's LOCK keeps a second process out.
  *
- * | key                                  | value                                       |
- * | ------------------------------------ | ------------------------------------------- |
- * | `m` ‖ name                           | `format` (decimal), `mark` (u64)            |
- * | `r` ‖ len u8 ‖ device id ‖ seq u64   | verified reading JSON (UTF-8)               |
- * | `x` ‖ leaf index u64                 | received u64 ‖ seq u64 ‖ device id          |
- * | `h` ‖ device id                      | seq u64 ‖ leaf index u64 ‖ leaf hash (32)   |
+ * | key                                  | value                                                     |
+ * | ------------------------------------ | --------------------------------------------------------- |
+ * | `m` ‖ name                           | `format` (decimal), `mark` (u64)                          |
+ * | `r` ‖ len u8 ‖ device id ‖ seq u64   | leaf index u64 ‖ received u64 ‖ flags u8 ‖ gap u64        |
+ * | `x` ‖ leaf index u64                 | received u64 ‖ seq u64 ‖ device id                        |
+ * | `h` ‖ device id                      | seq u64 ‖ leaf index u64 ‖ leaf hash (32)                 |
  *
- * `r` serves a device's history in seq order; `x` orders readings by leaf index for pruning
- * and for recovery; `h` is each device's highest accepted seq and the hash of its bytes,
- * kept when readings are pruned so that replay protection survives pruning. The `mark` is a
- * leaf index below which every leaf of the log is stored here or was pruned (recovery starts
- * there). Integers are u64 big-endian, so bytewise order is numeric order.
+ * `r` serves a device's history in seq order (flags bit 0: `late`; gap 0: none); `x` orders
+ * readings by leaf index for pruning and for recovery; `h` is each device's highest accepted
+ * seq and the hash of its bytes, kept when readings are pruned so that replay protection
+ * survives pruning. The `mark` is a leaf index below which every leaf of the log is stored here
+ * or was pruned (recovery starts there). Integers are u64 big-endian, so bytewise order is
+ * numeric order.
+ *
+ * Format 1 kept the whole verified JSON in `r`: a second copy of every reading's bytes, and
+ * under load the largest write of the gateway after the log's (about 800 bytes a reading, which
+ * LevelDB then compacts again and again). A format 1 store is emptied at open and rebuilt from
+ * the log like a lost one.
  *
  * Pruning by age (the gateway's receive time) deletes `r` and `x` entries and then the
  * reading bytes in the ledger (`ReadingLog.prune`); leaf hashes, Merkle nodes and signed
@@ -30,14 +38,15 @@ import { Level } from 'level';
 import { fromUtf8, utf8 } from '../../firmware-ts/protocol/bytes.js';
 import { ProtocolErrorCode } from '../../firmware-ts/protocol/errors.js';
 import { isDeviceId } from '../../firmware-ts/protocol/ids.js';
-import type { VerifiedReadingJson } from '../../firmware-ts/protocol/verified-reading.js';
 import { GatewayErrorCode, MedgateError } from '../errors.js';
 import { readU64, writeU64 } from '../ledger/keys.js';
 
 /** Subdirectory of the data directory that holds the store. */
 export const READINGS_SUBDIR = 'readings';
 /** Version of the key layout above. */
-export const READING_STORE_FORMAT = 1;
+export const READING_STORE_FORMAT = 2;
+/** Older formats this version empties and rebuilds (derived data), rather than refusing. */
+const REBUILT_FORMATS: readonly string[] = Object.freeze(['1']);
 /** Most readings one history call returns. */
 export const MAX_HISTORY_PAGE = 1000;
 
@@ -47,7 +56,7 @@ const PRUNE_CHUNK = 1000;
 const FLUSH_ITEMS = 1024;
 
 export interface ReadingStoreOptions {
-  /** How long the first reading of a batch waits for company before the batch is written (default 4 ms). */
+  /** How long the first reading of a batch waits for company before the batch is written (default 20 ms). */
   readonly flushDelayMs?: number;
 }
 
@@ -61,8 +70,20 @@ export interface StoredReadingInput {
   readonly leafHash: Uint8Array;
   /** Gateway clock when the reading was accepted (pruning age). */
   readonly received: number;
-  /** The verified reading JSON: text, or its UTF-8 bytes (kept as given until written). */
-  readonly json: string | Uint8Array;
+  /** Accepted as store-and-forward backlog, past the skew window (DESIGN §3). */
+  readonly late: boolean;
+  /** Seqs skipped before this one, when any (1 or more). */
+  readonly gap?: number | undefined;
+}
+
+/** A stored reading: where its bytes are in the log, and what the gateway decided. */
+export interface StoredReading {
+  readonly dev: string;
+  readonly seq: number;
+  readonly leafIndex: number;
+  readonly received: number;
+  readonly late: boolean;
+  readonly gap?: number;
 }
 
 /** A device's highest accepted seq and the leaf of its bytes. */
@@ -130,6 +151,33 @@ function headKey(dev: string): Uint8Array {
   return out;
 }
 
+const READING_VALUE_BYTES = 25;
+const LATE_FLAG = 1;
+
+function readingValue(r: StoredReadingInput): Uint8Array {
+  const out = new Uint8Array(READING_VALUE_BYTES);
+  writeU64(out, 0, r.leafIndex);
+  writeU64(out, 8, r.received);
+  out[16] = r.late ? LATE_FLAG : 0;
+  writeU64(out, 17, r.gap ?? 0);
+  return out;
+}
+
+function decodeReadingEntry(dev: string, key: Uint8Array, value: Uint8Array): StoredReading {
+  if (key.length !== 2 + dev.length + 8 || value.length !== READING_VALUE_BYTES || value[16]! > LATE_FLAG) {
+    throw corrupt('a reading entry is malformed');
+  }
+  const gap = readU64(value, 17);
+  return {
+    dev,
+    seq: readU64(key, 2 + dev.length),
+    leafIndex: readU64(value, 0),
+    received: readU64(value, 8),
+    late: value[16] === LATE_FLAG,
+    ...(gap === 0 ? {} : { gap }),
+  };
+}
+
 function indexValue(received: number, seq: number, dev: string): Uint8Array {
   const out = new Uint8Array(16 + dev.length);
   writeU64(out, 0, received);
@@ -177,14 +225,6 @@ function checkSeq(value: number, name: string, min = 0): void {
   }
 }
 
-function parseJson(bytes: Uint8Array): VerifiedReadingJson {
-  try {
-    return JSON.parse(fromUtf8(bytes)) as VerifiedReadingJson;
-  } catch (cause) {
-    throw corrupt('a stored reading is not JSON', cause);
-  }
-}
-
 interface Batch {
   readonly items: StoredReadingInput[];
   readonly done: Promise<void>;
@@ -220,7 +260,7 @@ export class ReadingStore {
   #closing: Promise<void> | undefined;
 
   private constructor(db: StoreDb, path: string, mark: number | undefined, options: ReadingStoreOptions) {
-    this.#flushDelayMs = options.flushDelayMs ?? 4;
+    this.#flushDelayMs = options.flushDelayMs ?? 20;
     this.#db = db;
     this.#path = path;
     this.#fresh = mark === undefined;
@@ -248,7 +288,12 @@ export class ReadingStore {
       );
     }
     try {
-      const format = await db.get(metaKey('format'));
+      let format: Uint8Array | undefined = await db.get(metaKey('format'));
+      if (format !== undefined && REBUILT_FORMATS.includes(fromUtf8(format))) {
+        // Derived data in an older layout: emptied here, rebuilt from the log by recovery.
+        await db.clear();
+        format = undefined;
+      }
       if (format === undefined) {
         await db.put(metaKey('format'), utf8(String(READING_STORE_FORMAT)));
       } else if (fromUtf8(format) !== String(READING_STORE_FORMAT)) {
@@ -295,6 +340,8 @@ export class ReadingStore {
       checkDevice(reading.deviceId);
       checkSeq(reading.seq, 'seq');
       checkSeq(reading.leafIndex, 'leafIndex');
+      checkSeq(reading.received, 'received');
+      if (reading.gap !== undefined) checkSeq(reading.gap, 'gap', 1);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -303,8 +350,9 @@ export class ReadingStore {
       const next = newBatch();
       batch = next;
       this.#batch = next;
-      // A LevelDB batch costs the main thread about 25 µs whatever it holds, a reading about 3 µs
-      // more (measured on the 2-core VM): at light load, readings of a few milliseconds share one.
+      // A LevelDB batch costs the main thread about 25 µs whatever it holds, plus one head write
+      // per device in it: readings of a few tens of milliseconds share one. Nobody waits on it:
+      // clinicians get the verified feed at once, and history is a moment behind at most.
       next.timer = setTimeout(() => this.#send(next), this.#flushDelayMs);
     }
     batch.items.push(reading);
@@ -336,7 +384,7 @@ export class ReadingStore {
       // One head write per device and batch: its highest seq.
       const heads = new Map<string, StoredReadingInput>();
       for (const r of batch.items) {
-        ops.put(readingKey(r.deviceId, r.seq), typeof r.json === 'string' ? utf8(r.json) : r.json);
+        ops.put(readingKey(r.deviceId, r.seq), readingValue(r));
         ops.put(indexKey(r.leafIndex), indexValue(r.received, r.seq, r.deviceId));
         if (r.seq > (this.#heads.get(r.deviceId) as number)) {
           this.#heads.set(r.deviceId, r.seq);
@@ -381,15 +429,16 @@ export class ReadingStore {
   }
 
   /** The reading of `dev` with `seq`, if stored. */
-  async get(dev: string, seq: number): Promise<VerifiedReadingJson | undefined> {
+  async get(dev: string, seq: number): Promise<StoredReading | undefined> {
     checkDevice(dev);
     checkSeq(seq, 'seq');
-    const value = await this.#db.get(readingKey(dev, seq));
-    return value === undefined ? undefined : parseJson(value);
+    const key = readingKey(dev, seq);
+    const value = await this.#db.get(key);
+    return value === undefined ? undefined : decodeReadingEntry(dev, key, value);
   }
 
   /** A page of `dev`'s readings in seq order (oldest first unless `reverse`). */
-  async history(dev: string, page: HistoryPage): Promise<VerifiedReadingJson[]> {
+  async history(dev: string, page: HistoryPage): Promise<StoredReading[]> {
     checkDevice(dev);
     const after = page.afterSeq ?? -1;
     checkSeq(after, 'afterSeq', -1);
@@ -405,10 +454,10 @@ export class ReadingStore {
       page.beforeSeq === undefined
         ? { lte: readingKey(dev, Number.MAX_SAFE_INTEGER) }
         : { lt: readingKey(dev, page.beforeSeq) };
-    const values = await this.#db
-      .values({ ...lower, ...upper, limit: page.limit, reverse: page.reverse === true })
+    const entries = await this.#db
+      .iterator({ ...lower, ...upper, limit: page.limit, reverse: page.reverse === true })
       .all();
-    return values.map(parseJson);
+    return entries.map(([key, value]) => decodeReadingEntry(dev, key, value));
   }
 
   /** `dev`'s highest accepted seq (kept through pruning), if any. */

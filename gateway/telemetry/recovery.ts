@@ -74,11 +74,21 @@ export async function recoverReadings(deps: RecoveryDeps): Promise<RecoveryResul
           late: received - reading.t > deps.skewMs,
           gap: last >= 0 && reading.seq > last + 1 ? reading.seq - last - 1 : undefined,
         });
-        const json = verifiedReadingText(verified);
+        const late = verified.late === true;
+        const gap = verified.gap;
         puts.push(
-          store.put({ deviceId: reading.dev, seq: reading.seq, leafIndex: index, leafHash, received, json }),
+          store.put({
+            deviceId: reading.dev,
+            seq: reading.seq,
+            leafIndex: index,
+            leafHash,
+            received,
+            late,
+            gap,
+          }),
         );
         if (announce) {
+          const json = verifiedReadingText(verified);
           deps.publish!(verifiedTopic(reading.dev), json, { qos: 1, retain: false }).catch((err: unknown) =>
             deps.onError?.(index, err),
           );

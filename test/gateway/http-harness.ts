@@ -32,6 +32,7 @@ import { DEMO_INDEX_FILE, DEMO_KEYS_DIR, type DemoKeyIndex, initLedger } from '.
 import { Ledger } from '../../gateway/ledger/ledger.js';
 import { createMetrics, type Metrics } from '../../gateway/metrics.js';
 import { ReadingStore } from '../../gateway/telemetry/reading-store.js';
+import { VerifiedReadings } from '../../gateway/telemetry/verified-readings.js';
 import { tempDir } from '../ledger/ledger-harness.js';
 
 export { removeTempDirs } from '../ledger/ledger-harness.js';
@@ -61,6 +62,8 @@ export interface Harness {
   readonly base: string;
   readonly metrics: Metrics;
   readonly store: ReadingStore;
+  /** The store joined with the log: what the HTTP API serves. */
+  readonly readings: VerifiedReadings;
   readonly chain: string;
   readonly keys: ReadonlyMap<string, DemoKey>;
   key(actor: string): DemoKey;
@@ -101,9 +104,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const ledger = await Ledger.open(dir, { blockIntervalMs: 0, maxTxPerBlock: 1 });
   const metrics = createMetrics();
   const store = await ReadingStore.open(dir);
+  const readings = new VerifiedReadings({ chain, store, log: ledger.log });
   const http = createHttpServer({
     ledger,
-    ...(options.store === false ? {} : { store }),
+    ...(options.store === false ? {} : { store: readings }),
     metrics,
     config: {
       limits: {
@@ -123,6 +127,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     base: `http://127.0.0.1:${port}`,
     metrics,
     store,
+    readings,
     chain,
     keys,
     key(actor) {
@@ -226,7 +231,7 @@ export async function addReading(
     leafIndex: position.index,
     leafHash: position.leafHash,
     received,
-    json: JSON.stringify(json),
+    late: false,
   });
   return json;
 }

@@ -138,7 +138,7 @@ describe('HTTP API: health, metrics, ledger', () => {
   });
 
   it('serves receipts that verify offline; the reading bytes only to who may read the device', async () => {
-    const reading = (await h.store.get('wearable-001', 5))!;
+    const reading = (await h.readings.get('wearable-001', 5))!;
     const anon = await getJson(h, `/v1/receipts/${reading.leafHash}`);
     expect(anon.status).toBe(200);
     const verified = verifyReceipt(anon.body, h.ledger.authorities, nodeBackend);

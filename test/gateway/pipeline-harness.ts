@@ -20,6 +20,7 @@ import {
   type TelemetryVerdict,
 } from '../../gateway/telemetry/pipeline.js';
 import { ReadingStore } from '../../gateway/telemetry/reading-store.js';
+import { VerifiedReadings } from '../../gateway/telemetry/verified-readings.js';
 import { VerifyPool } from '../../gateway/verify/pool.js';
 import { AUTHORITY, CHAIN, genesisDir, keyFor, TestClock, TxFactory } from '../ledger/ledger-harness.js';
 import type { TestKey } from '../ledger/state-harness.js';
@@ -86,6 +87,8 @@ export class PipelineHarness {
   readonly limits: GatewayLimits;
   ledger!: Ledger;
   store!: ReadingStore;
+  /** The store joined with the log, as the HTTP API serves readings. */
+  readings!: VerifiedReadings;
   pipeline!: TelemetryPipeline;
   pool!: VerifyPool;
   /** Verdicts of every reading that was acknowledged, with the bytes. */
@@ -117,6 +120,11 @@ export class PipelineHarness {
       },
     });
     this.store = await ReadingStore.open(this.dir);
+    this.readings = new VerifiedReadings({
+      chain: this.ledger.chain,
+      store: this.store,
+      log: this.ledger.log,
+    });
     const sink = new Writable({
       write: (chunk: Buffer, _encoding, done) => {
         const text = chunk.toString('utf8');

@@ -57,9 +57,18 @@ describe('an accepted reading', () => {
     const signed = verifyVerifiedReading(r, keyFor('dev-1').pub, nobleBackend);
     expect(signed.seq).toBe(1);
 
-    const stored = await h.store.get('dev-1', 1);
-    expect(stored?.cose).toBe(toBase64(bytes));
-    expect(stored?.leafHash).toBe(toHex(leafHash(bytes)));
+    // The store keeps where the bytes are and what was decided; served, it is the published text.
+    expect(await h.store.get('dev-1', 1)).toEqual({
+      dev: 'dev-1',
+      seq: 1,
+      leafIndex: 0,
+      received: r.received,
+      late: false,
+    });
+    const served = await h.readings.get('dev-1', 1);
+    expect(JSON.stringify(served)).toBe(Buffer.from(message!.payload).toString('utf8'));
+    expect(served?.cose).toBe(toBase64(bytes));
+    expect(served?.leafHash).toBe(toHex(leafHash(bytes)));
     expect(await h.store.head('dev-1')).toEqual({ seq: 1, leafIndex: 0, leafHash: leafHash(bytes) });
 
     const [event] = h.events('dev-1');

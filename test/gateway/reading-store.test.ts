@@ -1,7 +1,8 @@
 /**
  * gateway/telemetry/reading-store.ts: history in seq order with paging, device heads that
  * only rise and survive pruning, the recovery mark, pruning by age that leaves every receipt
- * valid, and the refusals of a store that is locked, of another format, or damaged.
+ * valid, what was decided at acceptance, a format 1 store emptied for a rebuild, and the
+ * refusals of a store that is locked, of another format, or damaged.
  */
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -31,14 +32,7 @@ const T = 1_700_000_000_000;
 
 function record(deviceId: string, seq: number, leafIndex: number, received = T): StoredReadingInput {
   const hash = new Uint8Array(32).fill(leafIndex & 0xff);
-  return {
-    deviceId,
-    seq,
-    leafIndex,
-    leafHash: hash,
-    received,
-    json: JSON.stringify({ dev: deviceId, seq, leafIndex }),
-  };
+  return { deviceId, seq, leafIndex, leafHash: hash, received, late: false };
 }
 
 describe('ReadingStore history', () => {
@@ -61,7 +55,13 @@ describe('ReadingStore history', () => {
     expect(await seqs({ afterSeq: 2, beforeSeq: 5, limit: 10 })).toEqual([3, 4]);
     expect(await seqs({ limit: 100 }, 'dev-10')).toEqual([0, 1, 2, 3, 4]);
     expect(await seqs({ limit: 100 }, 'dev-2')).toEqual([]);
-    expect(await store.get('dev-10', 4)).toEqual({ dev: 'dev-10', seq: 4, leafIndex: 29 });
+    expect(await store.get('dev-10', 4)).toEqual({
+      dev: 'dev-10',
+      seq: 4,
+      leafIndex: 29,
+      received: T,
+      late: false,
+    });
     expect(await store.get('dev-10', 5)).toBeUndefined();
     await expect(store.history('dev-1', { limit: 0 })).rejects.toMatchObject({ code: 'MG_ERR_BAD_ARGUMENT' });
     await expect(store.history('dev-1', { limit: 1001 })).rejects.toMatchObject({
@@ -72,6 +72,26 @@ describe('ReadingStore history', () => {
     });
     await expect(store.history('../x', { limit: 1 })).rejects.toMatchObject({ code: 'MG_ERR_BAD_DEVICE_ID' });
     await expect(store.put(record('enrol', 1, 99))).rejects.toMatchObject({ code: 'MG_ERR_BAD_DEVICE_ID' });
+    await store.close();
+  });
+
+  it('keeps what was decided at acceptance: receive time, late, gap', async () => {
+    const store = await ReadingStore.open(await tempDir());
+    await store.put({ ...record('d', 7, 3, T + 5), late: true, gap: 2 });
+    await store.put({ ...record('d', 8, 4), gap: undefined });
+    expect(await store.history('d', { limit: 10 })).toEqual([
+      { dev: 'd', seq: 7, leafIndex: 3, received: T + 5, late: true, gap: 2 },
+      { dev: 'd', seq: 8, leafIndex: 4, received: T, late: false },
+    ]);
+    // A gap is 1 or more, a receive time a count of milliseconds: nothing else is stored.
+    await expect(store.put({ ...record('d', 9, 5), gap: 0 })).rejects.toMatchObject({
+      code: 'MG_ERR_BAD_ARGUMENT',
+      field: 'gap',
+    });
+    await expect(store.put({ ...record('d', 9, 5), received: -1 })).rejects.toMatchObject({
+      code: 'MG_ERR_BAD_ARGUMENT',
+      field: 'received',
+    });
     await store.close();
   });
 });
@@ -134,7 +154,7 @@ describe('ReadingStore.prune', () => {
         leafIndex: leaf.index,
         leafHash: leaf.leafHash,
         received,
-        json: '{}',
+        late: false,
       });
     }
     await ledger.cutBlock();
@@ -142,7 +162,7 @@ describe('ReadingStore.prune', () => {
     expect(result).toEqual({ removed: 3, beforeIndex: 3 });
     expect(ledger.log.prunedBefore).toBe(3);
     expect(await store.get('dev-1', 3)).toBeUndefined();
-    expect(await store.get('dev-1', 4)).toEqual({});
+    expect(await store.get('dev-1', 4)).toMatchObject({ seq: 4, leafIndex: 3, received: T });
     expect((await store.history('dev-1', { limit: 10 })).length).toBe(3);
     // Replay protection is kept: the head stays.
     expect((await store.head('dev-1'))?.seq).toBe(6);
@@ -197,9 +217,53 @@ describe('ReadingStore refusals', () => {
       keyEncoding: 'view',
       valueEncoding: 'view',
     });
-    await other.put(Uint8Array.of(0x6d, ...utf8('format')), utf8('2'));
+    await other.put(Uint8Array.of(0x6d, ...utf8('format')), utf8('99'));
     await other.close();
     await expect(ReadingStore.open(dir)).rejects.toMatchObject({ code: 'MG_ERR_DATA_DIR_FORMAT' });
+  });
+
+  it('empties a format 1 store at open, for recovery to rebuild from the log', async () => {
+    const dir = await tempDir();
+    const v1 = new Level<Uint8Array, Uint8Array>(join(dir, READINGS_SUBDIR), {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    });
+    // A format 1 store: a mark, a head, and a reading kept as its JSON.
+    await v1.put(Uint8Array.of(0x6d, ...utf8('format')), utf8('1'));
+    await v1.put(Uint8Array.of(0x6d, ...utf8('mark')), new Uint8Array(8).fill(0, 0, 7).fill(9, 7));
+    await v1.put(Uint8Array.of(0x68, ...utf8('d')), new Uint8Array(48));
+    await v1.put(Uint8Array.of(0x72, 1, ...utf8('d'), 0, 0, 0, 0, 0, 0, 0, 1), utf8('{"dev":"d"}'));
+    await v1.close();
+    const store = await ReadingStore.open(dir);
+    expect(store.fresh).toBe(true);
+    expect(store.mark).toBe(0);
+    expect(await store.head('d')).toBeUndefined();
+    expect(await store.get('d', 1)).toBeUndefined();
+    await store.put(record('d', 1, 0));
+    await store.close();
+    const reopened = await ReadingStore.open(dir);
+    expect(reopened.fresh).toBe(false);
+    expect(await reopened.get('d', 1)).toMatchObject({ seq: 1, leafIndex: 0 });
+    await reopened.close();
+  });
+
+  it('a malformed reading entry is MG_ERR_READING_STORE_CORRUPT', async () => {
+    const dir = await tempDir();
+    const store = await ReadingStore.open(dir);
+    await store.put(record('d', 1, 0));
+    await store.close();
+    const db = new Level<Uint8Array, Uint8Array>(join(dir, READINGS_SUBDIR), {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+    });
+    await db.put(Uint8Array.of(0x72, 1, ...utf8('d'), 0, 0, 0, 0, 0, 0, 0, 1), utf8('{"dev":"d"}'));
+    await db.close();
+    const damaged = await ReadingStore.open(dir);
+    await expect(damaged.get('d', 1)).rejects.toMatchObject({ code: 'MG_ERR_READING_STORE_CORRUPT' });
+    await expect(damaged.history('d', { limit: 5 })).rejects.toMatchObject({
+      code: 'MG_ERR_READING_STORE_CORRUPT',
+    });
+    await damaged.close();
   });
 
   it('refuses puts after close', async () => {
