@@ -195,7 +195,7 @@ export class ReadingLog implements Sequencer {
     let leafHash: Uint8Array;
     try {
       checkLeafInput(input);
-      leafHash = leafHashFast(input.leafData);
+      leafHash = input.leafHash ?? leafHashFast(input.leafData);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -587,6 +587,7 @@ function checkLeafInput(input: LeafInput): void {
     throw new MedgateError(ProtocolErrorCode.BAD_ARGUMENT, 'input must be an object', { field: 'input' });
   }
   abytes(input.leafData, undefined, 'leafData');
+  if (input.leafHash !== undefined) abytes(input.leafHash, HASH_BYTES, 'leafHash');
   checkDeviceSeq(input.deviceId, input.seq);
 }
 

@@ -13,6 +13,11 @@ export interface LeafInput {
   /** The device and seq named inside leafData (the log's uniqueness key; it does not decode leafData). */
   readonly deviceId: string;
   readonly seq: number;
+  /**
+   * SHA-256(0x00 ‖ leafData), when the caller computed it already (the pipeline does, for its
+   * duplicate test): the log then does not hash the bytes again. It must be that hash.
+   */
+  readonly leafHash?: Uint8Array;
 }
 
 /** Where a leaf landed. */

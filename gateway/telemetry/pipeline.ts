@@ -229,7 +229,13 @@ class Pipeline implements TelemetryPipeline {
     }
     // 7. Durable append, submitted in decision order. The next reading of the device may be
     // decided while this one is written: the tracker knows it is in flight.
-    const append = deps.ledger.appendReading({ leafData: bytes, deviceId: dev, seq: reading.seq });
+    // The leaf hash goes along: the log need not hash the bytes a second time.
+    const append = deps.ledger.appendReading({
+      leafData: bytes,
+      deviceId: dev,
+      seq: reading.seq,
+      leafHash: hash,
+    });
     this.#tracker.accepted(dev, reading.seq, hash, append);
     turn.end();
     return this.#logged(client, checked.value, hash, append, now, timing.late, decision.gap);

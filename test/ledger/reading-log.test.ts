@@ -96,6 +96,22 @@ describe('ReadingLog: appends and lookups', () => {
     expect(await log.indexOfLeafHash(new Uint8Array(32))).toBeUndefined();
   });
 
+  it("takes the caller's leaf hash as it is, so the log and a reference tree agree when it is right", async () => {
+    const { log } = await openLog();
+    const tree = new MemoryTree();
+    for (let seq = 0; seq < 5; seq++) {
+      const x = input('dev-h', seq);
+      const hash = leafHash(x.leafData);
+      tree.append(hash);
+      expect(await log.append({ ...x, leafHash: hash })).toEqual({ index: seq, leafHash: hash });
+    }
+    expect(await log.root()).toEqual(tree.root());
+    // The log does not hash the bytes again: a wrong hash is what gets logged.
+    const wrong = new Uint8Array(32).fill(7);
+    expect((await log.append({ ...input('dev-h', 5), leafHash: wrong })).leafHash).toEqual(wrong);
+    expect((await log.leaf(5)).leafHash).toEqual(wrong);
+  });
+
   it('keeps device ids that prefix one another apart', async () => {
     const { log } = await openLog();
     await log.append(input('dev', 1));
@@ -251,6 +267,10 @@ describe('ReadingLog: duplicates and bad input', () => {
       [{ leafData: new Uint8Array(1), deviceId: 'x'.repeat(65), seq: 1 }, ProtocolErrorCode.BAD_DEVICE_ID],
       [{ leafData: new Uint8Array(1), deviceId: 'd', seq: -1 }, ProtocolErrorCode.BAD_ARGUMENT],
       [{ leafData: new Uint8Array(1), deviceId: 'd', seq: 1.5 }, ProtocolErrorCode.BAD_ARGUMENT],
+      [
+        { leafData: new Uint8Array(1), deviceId: 'd', seq: 1, leafHash: new Uint8Array(31) },
+        ProtocolErrorCode.BAD_ARGUMENT,
+      ],
       [null, ProtocolErrorCode.BAD_ARGUMENT],
     ] as const;
     for (const [x, code] of bad) expect(await codeOf(log.append(x as unknown as LeafInput))).toBe(code);
