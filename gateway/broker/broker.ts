@@ -27,7 +27,7 @@ import { loggableId, remoteAddress } from './client-info.js';
 import type { CredentialDeps } from './credentials.js';
 import { Enrolment } from './enrolment.js';
 import { Inflight } from './inflight.js';
-import { createGatewayEmitter } from './mq.js';
+import { createGatewayEmitter, type OfflineMatcher, skipIngressOfflineLookups } from './mq.js';
 import { NonceCache } from './nonce-cache.js';
 import { limitPacketSize, PACKET_OVERHEAD_BYTES } from './packet-limit.js';
 import { createPublisher, type GatewayPublisher, type SecurityEvent } from './publisher.js';
@@ -155,6 +155,11 @@ export async function createGatewayBroker(deps: GatewayBrokerDeps): Promise<Gate
     authorizeSubscribe: createAuthorizeSubscribe({ sessions, state, log }),
     authorizeForward: createAuthorizeForward({ sessions, state }),
   });
+  // The instance's `persistence` (aedes.js) is not in aedes' type declarations.
+  skipIngressOfflineLookups(
+    (aedes as unknown as { persistence: OfflineMatcher }).persistence,
+    isIngressTopic,
+  );
   publisher = createPublisher(aedes, now);
 
   aedes.on('client', (client) => sessions.register(client));

@@ -45,3 +45,22 @@ export function createGatewayEmitter(options: GatewayEmitterOptions): GatewayEmi
   };
   return mq;
 }
+
+/** The one persistence call aedes makes for every publish: the offline subscriptions matching its topic. */
+export interface OfflineMatcher {
+  subscriptionsByTopic(topic: string): Promise<unknown[]>;
+}
+
+/**
+ * After routing, aedes looks up the offline sessions subscribed to every publish's topic
+ * (`enqueueOffline`): a match against every stored subscription. For device ingress it can
+ * find none (nobody may subscribe to those topics, authorize-subscribe.ts), so the lookup
+ * answers empty without matching, as the emitter above does for live delivery.
+ */
+export function skipIngressOfflineLookups(
+  persistence: OfflineMatcher,
+  isIngress: (topic: string) => boolean,
+): void {
+  const lookup = persistence.subscriptionsByTopic.bind(persistence);
+  persistence.subscriptionsByTopic = (topic) => (isIngress(topic) ? Promise.resolve([]) : lookup(topic));
+}
