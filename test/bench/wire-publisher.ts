@@ -29,6 +29,7 @@ export class WirePublisher implements LanePublisher {
   #topicBytes = Buffer.alloc(0);
   #nextId = 1;
   #closed: Error | undefined;
+  #corked = false;
 
   private constructor(socket: ReturnType<typeof connect>) {
     this.#socket = socket;
@@ -102,6 +103,16 @@ export class WirePublisher implements LanePublisher {
     packet.writeUInt16BE(id, at);
     payload.copy(packet, at + 2);
     this.#waiting.set(id, callback);
+    // The publishes of one turn of the event loop leave in one write, as mqtt.js's do
+    // (mqtt-packet corks the stream and uncorks it on the next tick).
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
     this.#socket.write(packet);
   }
 
