@@ -197,8 +197,8 @@ export async function mustSubmit(
 }
 
 /**
- * Signs a reading with the device's key, appends it to the reading log and stores its
- * verified reading JSON in the reading store, as the telemetry pipeline does.
+ * Signs a reading with the device's key, appends it to the reading log and stores its entry
+ * in the reading store, as the telemetry pipeline does; returns the verified reading JSON.
  */
 export async function addReading(
   h: Harness,
