@@ -2,6 +2,7 @@
  * The scale bench's raw MQTT: packets laid out as MQTT 3.1.1 §2–3 says, and a reader that splits
  * a stream at any chunk boundary.
  */
+import { connect, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   connectPacket,
@@ -9,6 +10,7 @@ import {
   PacketReader,
   PacketType,
   publishPacket,
+  readPackets,
   remainingLength,
   setPacketId,
 } from './mqtt-wire.js';
@@ -76,5 +78,35 @@ describe('PacketReader', () => {
     expect(() => new PacketReader().push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toThrow(
       RangeError,
     );
+  });
+});
+
+describe('readPackets', () => {
+  it('hands over the packets of a socket in order, and destroys it when the stream is not MQTT', async () => {
+    const puback = (id: number) => Buffer.from([0x40, 2, id >> 8, id & 0xff]);
+    const server = createServer((peer) => {
+      // Two PUBACKs split across writes, then a remaining length of five bytes (§2.2.3 allows four).
+      peer.write(Buffer.concat([puback(1), puback(2).subarray(0, 1)]));
+      setTimeout(() => peer.write(puback(2).subarray(1)), 20);
+      // The bad bytes only once the client said it has both PUBACKs: no chunk mixes them.
+      peer.once('data', () => peer.write(Buffer.from([0x40, 0xff, 0xff, 0xff, 0xff, 0x01])));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = connect((server.address() as { port: number }).port, '127.0.0.1');
+    const ids: number[] = [];
+    readPackets(socket, (p) => {
+      ids.push(p.body.readUInt16BE(0));
+      if (ids.length === 2) socket.write('x');
+    });
+    const closed = await new Promise<Error | undefined>((resolve) => {
+      let error: Error | undefined;
+      socket.on('error', (err) => {
+        error = err;
+      });
+      socket.on('close', () => resolve(error));
+    });
+    server.close();
+    expect(ids).toEqual([1, 2]);
+    expect(closed).toBeInstanceOf(RangeError);
   });
 });

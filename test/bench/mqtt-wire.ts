@@ -5,6 +5,7 @@
  * PUBLISH with a packet identifier patched in place, and a reader that splits the byte stream
  * into packets (OASIS MQTT 3.1.1 §2.2: fixed header, variable-length "remaining length").
  */
+import type { Socket } from 'node:net';
 
 /** Packet types of the fixed header's high nibble (§2.2.1). */
 export const PacketType = Object.freeze({ CONNACK: 2, PUBLISH: 3, PUBACK: 4 });
@@ -101,4 +102,25 @@ export class PacketReader {
     this.#pending = Buffer.from(buf);
     return out;
   }
+}
+
+/**
+ * Calls `onPacket` for every packet `socket` brings, in order; a stream that is not MQTT
+ * destroys the socket. Stops at a packet after which `onPacket` destroyed the socket.
+ */
+export function readPackets(socket: Socket, onPacket: (packet: Packet) => void): void {
+  const reader = new PacketReader();
+  socket.on('data', (chunk: Buffer) => {
+    let packets: Packet[];
+    try {
+      packets = reader.push(chunk);
+    } catch (err) {
+      socket.destroy(err as Error);
+      return;
+    }
+    for (const packet of packets) {
+      if (socket.destroyed) return;
+      onPacket(packet);
+    }
+  });
 }

@@ -35,11 +35,10 @@ import { nodeBackend } from '../../firmware-ts/protocol/ed25519/node.js';
 import { telemetryTopic } from '../../firmware-ts/protocol/topics.js';
 import {
   connectPacket,
-  type Packet,
-  PacketReader,
   PacketType,
   type PublishTemplate,
   publishPacket,
+  readPackets,
   setPacketId,
 } from './mqtt-wire.js';
 
@@ -136,7 +135,6 @@ function connectDevice(i: number): Promise<void> {
   });
   const packet = connectPacket(device.dev, signCoseSign1(token, device.signer, aad));
   return new Promise((resolve, reject) => {
-    const reader = new PacketReader();
     let connected = false;
     const socket = connect(m.port, '127.0.0.1', () => socket.write(packet));
     socket.setNoDelay(true);
@@ -144,32 +142,23 @@ function connectDevice(i: number): Promise<void> {
       () => socket.destroy(new Error(`no CONNACK in ${CONNECT_TIMEOUT_MS} ms`)),
       CONNECT_TIMEOUT_MS,
     );
-    socket.on('data', (chunk: Buffer) => {
-      let packets: Packet[];
-      try {
-        packets = reader.push(chunk);
-      } catch (err) {
-        socket.destroy(err as Error);
-        return;
-      }
-      for (const p of packets) {
-        if (!connected && p.type === PacketType.CONNACK) {
-          clearTimeout(timer);
-          if (p.body[1] !== 0) {
-            socket.destroy(new Error(`CONNACK ${p.body[1]}`));
-            return;
-          }
-          connected = true;
-          device.socket = socket;
-          for (const k of [...device.unacked].sort((x, y) => x - y)) {
-            const template = device.packets[k]!;
-            template.bytes[0] = 0x3a; // PUBLISH, DUP, QoS 1
-            socket.write(template.bytes);
-          }
-          resolve();
-        } else if (p.type === PacketType.PUBACK) {
-          ack(i, p.body.readUInt16BE(0));
+    readPackets(socket, (p) => {
+      if (!connected && p.type === PacketType.CONNACK) {
+        clearTimeout(timer);
+        if (p.body[1] !== 0) {
+          socket.destroy(new Error(`CONNACK ${p.body[1]}`));
+          return;
         }
+        connected = true;
+        device.socket = socket;
+        for (const k of [...device.unacked].sort((x, y) => x - y)) {
+          const template = device.packets[k]!;
+          template.bytes[0] = 0x3a; // PUBLISH, DUP, QoS 1
+          socket.write(template.bytes);
+        }
+        resolve();
+      } else if (p.type === PacketType.PUBACK) {
+        ack(i, p.body.readUInt16BE(0));
       }
     });
     socket.on('error', () => {}); // 'close' follows

@@ -6,7 +6,7 @@
  * 25 µs per publish here, a quarter of a core at the gateway's rate).
  */
 import { connect } from 'node:net';
-import { connectPacket, type Packet, PacketReader, PacketType, remainingLength } from './mqtt-wire.js';
+import { connectPacket, PacketType, readPackets, remainingLength } from './mqtt-wire.js';
 
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Packet identifiers are 1..65535 (MQTT 3.1.1 §2.3.1). */
@@ -39,7 +39,6 @@ export class WirePublisher implements LanePublisher {
   static connect(port: number, clientId: string, password: Uint8Array): Promise<WirePublisher> {
     const socket = connect({ port, host: '127.0.0.1', noDelay: true });
     const publisher = new WirePublisher(socket);
-    const reader = new PacketReader();
     return new Promise((resolve, reject) => {
       let connected = false;
       const timer = setTimeout(
@@ -47,25 +46,16 @@ export class WirePublisher implements LanePublisher {
         CONNECT_TIMEOUT_MS,
       );
       socket.once('connect', () => socket.write(connectPacket(clientId, password)));
-      socket.on('data', (chunk: Buffer) => {
-        let packets: Packet[];
-        try {
-          packets = reader.push(chunk);
-        } catch (err) {
-          socket.destroy(err as Error);
-          return;
-        }
-        for (const p of packets) {
-          if (p.type === PacketType.PUBACK) publisher.#acked(p.body.readUInt16BE(0));
-          else if (!connected && p.type === PacketType.CONNACK) {
-            clearTimeout(timer);
-            if (p.body[1] !== 0) {
-              socket.destroy(new Error(`${clientId}: CONNACK ${p.body[1]}`));
-              return;
-            }
-            connected = true;
-            resolve(publisher);
+      readPackets(socket, (p) => {
+        if (p.type === PacketType.PUBACK) publisher.#acked(p.body.readUInt16BE(0));
+        else if (!connected && p.type === PacketType.CONNACK) {
+          clearTimeout(timer);
+          if (p.body[1] !== 0) {
+            socket.destroy(new Error(`${clientId}: CONNACK ${p.body[1]}`));
+            return;
           }
+          connected = true;
+          resolve(publisher);
         }
       });
       socket.on('error', (err) => {
