@@ -12,7 +12,7 @@ import type { TokenAuth } from './auth.js';
 export type HttpLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 /** A verified reading as the API serves it (DESIGN §3 JSON). */
-export type StoredReading = VerifiedReadingJson;
+export type ServedReading = VerifiedReadingJson;
 
 /** Verified readings by device and seq (the reading store joined with the log), all the API reads. */
 export type ReadingSource = Pick<VerifiedReadings, 'get' | 'history'>;

@@ -11,7 +11,7 @@
 import { GatewayErrorCode } from '../errors.js';
 import { readingBundle, searchBundle } from '../fhir/bundle.js';
 import { requireDeviceAccess } from './auth.js';
-import type { ReadingSource, RouteEnv, StoredReading } from './deps.js';
+import type { ReadingSource, RouteEnv, ServedReading } from './deps.js';
 import { deviceParam, fhirIdQuery, intParam, intQuery } from './params.js';
 import { HttpError, sendJson } from './respond.js';
 import type { RouteContext, Router } from './router.js';
@@ -50,7 +50,7 @@ export function readingRoutes(router: Router, { deps, auth }: RouteEnv): void {
     };
   };
 
-  const one = async (ctx: RouteContext, store: ReadingSource, dev: string): Promise<StoredReading> => {
+  const one = async (ctx: RouteContext, store: ReadingSource, dev: string): Promise<ServedReading> => {
     const seq = intParam(ctx.params.seq!, 'seq', 0, MAX_SEQ);
     const reading = await store.get(dev, seq);
     if (reading === undefined) {

@@ -19,7 +19,7 @@ import { ledgerRoutes } from './routes-ledger.js';
 import { readingRoutes } from './routes-readings.js';
 import { txRoutes } from './routes-tx.js';
 
-export type { HttpDeps, HttpLog, ReadingSource, StoredReading } from './deps.js';
+export type { HttpDeps, HttpLog, ReadingSource, ServedReading } from './deps.js';
 
 export interface HttpServer {
   /** Listens on `host:port` (0 = any free port); resolves with the bound port. */
