@@ -65,17 +65,8 @@ export async function recoverReadings(deps: RecoveryDeps): Promise<RecoveryResul
         const last = lastSeq.get(reading.dev) ?? (await store.head(reading.dev))?.seq ?? -1;
         if (reading.seq > last) lastSeq.set(reading.dev, reading.seq);
         const received = deps.now();
-        const verified = buildVerifiedReading({
-          chain: deps.chain,
-          msg,
-          reading,
-          leaf: { index, leafHash },
-          received,
-          late: received - reading.t > deps.skewMs,
-          gap: last >= 0 && reading.seq > last + 1 ? reading.seq - last - 1 : undefined,
-        });
-        const late = verified.late === true;
-        const gap = verified.gap;
+        const late = received - reading.t > deps.skewMs;
+        const gap = last >= 0 && reading.seq > last + 1 ? reading.seq - last - 1 : undefined;
         puts.push(
           store.put({
             deviceId: reading.dev,
@@ -88,6 +79,16 @@ export async function recoverReadings(deps: RecoveryDeps): Promise<RecoveryResul
           }),
         );
         if (announce) {
+          const leaf = { index, leafHash };
+          const verified = buildVerifiedReading({
+            chain: deps.chain,
+            msg,
+            reading,
+            leaf,
+            received,
+            late,
+            gap,
+          });
           const json = verifiedReadingText(verified);
           deps.publish!(verifiedTopic(reading.dev), json, { qos: 1, retain: false }).catch((err: unknown) =>
             deps.onError?.(index, err),

@@ -107,8 +107,11 @@ describe('after a restart', () => {
     ]);
     expect((await h.store.head('dev-1'))?.seq).toBe(4);
     expect(h.store.mark).toBe(3);
-    const announced = h.published.slice(published).map((p) => parseVerifiedReading(p.payload as string).seq);
-    expect(announced).toEqual([2, 4]);
+    const announced = h.published.slice(published).map((p) => p.payload as string);
+    expect(announced.map((text) => parseVerifiedReading(text).seq)).toEqual([2, 4]);
+    // Served from the store's entries and the log's bytes, they are the text announced.
+    const served = await h.readings.history('dev-1', { afterSeq: 1, limit: 10 });
+    expect(served.map((r) => JSON.stringify(r))).toEqual(announced);
     // The recovered head is the replay bound.
     expect(await h.send('dev-1', h.sign('dev-1', { seq: 3 }))).toBe('refused');
     expect(await h.send('dev-1', h.sign('dev-1', { seq: 5 }))).toBe('accepted');
