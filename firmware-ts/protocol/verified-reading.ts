@@ -171,7 +171,8 @@ export function encodeVerifiedReading(r: VerifiedReading): VerifiedReadingJson {
   };
 }
 
-function alertJson(a: Alert): Alert {
+/** An alert with its keys in the order the verified reading writes them. */
+export function alertJson(a: Alert): Alert {
   return {
     index: a.index,
     code: a.code,

@@ -13,6 +13,7 @@
 import type { CoseSign1 } from '../../firmware-ts/protocol/cose.js';
 import type { Observation, Reading } from '../../firmware-ts/protocol/decode/reading.js';
 import {
+  alertJson,
   VERIFIED_READING_VERSION,
   type VerifiedReading,
 } from '../../firmware-ts/protocol/verified-reading.js';
@@ -83,16 +84,7 @@ function observationText(o: Observation): string {
 
 /** The alert as encodeVerifiedReading writes it (same keys, same order). */
 function alertText(a: Alert): string {
-  return JSON.stringify({
-    index: a.index,
-    code: a.code,
-    display: a.display,
-    value: a.value,
-    unit: a.unit,
-    direction: a.direction,
-    threshold: { value: a.threshold.value, inclusive: a.threshold.inclusive },
-    source: a.source,
-  });
+  return JSON.stringify(alertJson(a));
 }
 
 /**

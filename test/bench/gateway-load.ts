@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
+import { ephemeralGatewayArgs } from '../support/gateway-args.js';
 import type { LanePublisher } from './wire-publisher.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -95,15 +96,7 @@ export function gatewayArgs(dir: string, extra: readonly string[] = []): string[
     '--import',
     'tsx',
     'gateway/cli/bin.ts',
-    'gateway',
-    '--data',
-    dir,
-    '--mqtt-port',
-    '0',
-    '--ws-port',
-    'off',
-    '--http-port',
-    '0',
+    ...ephemeralGatewayArgs(dir),
     ...extra,
     '--log-level',
     'warn',

@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { ephemeralGatewayArgs } from '../support/gateway-args.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -88,15 +89,7 @@ export class GatewayChild {
       process.execPath,
       [
         ...medgateCommand(),
-        'gateway',
-        '--data',
-        dir,
-        '--mqtt-port',
-        '0',
-        '--ws-port',
-        'off',
-        '--http-port',
-        '0',
+        ...ephemeralGatewayArgs(dir),
         '--block-interval-ms',
         '200',
         '--verify-threads',
